@@ -1,0 +1,169 @@
+"""Token records: created and revoked by the CLI (later the admin API), looked up on every request.
+
+A look-up goes memory -> shared key/value store -> database (see package_broker.cache); unknown hashes
+are cached too, so guessing tokens cannot hammer the database. Revoking invalidates the cache, so a
+revoked token stops working everywhere within a second (plus Workers KV propagation on Cloudflare).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..cache import Cache
+from ..errors import InvalidInput, NotFound
+from ..ports import Clock, Database
+from . import tokens
+
+_LOOKUP_TTL = 300
+_COLUMNS = (
+    "id, description, token_prefix, permission, allowed_package_prefixes, rate_limit, expires_at, "
+    "revoked_at, last_used_at, created_at, updated_at"
+)
+#: last_used_at is written at most this often per token and process, to keep requests write-free.
+TOUCH_INTERVAL = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: str
+    description: str
+    token_prefix: str
+    permission: str
+    allowed_package_prefixes: list[str] | None
+    rate_limit: int | None
+    expires_at: int | None
+    revoked_at: int | None
+    last_used_at: int | None
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Token:
+        prefixes = row["allowed_package_prefixes"]
+        return cls(**{**row, "allowed_package_prefixes": json.loads(prefixes) if prefixes else None})
+
+    def can_write(self) -> bool:
+        return self.permission == "write"
+
+
+def _decode(data: bytes, _metadata: dict[str, str]) -> Token | bool:
+    decoded = json.loads(data)
+    # False marks a hash we know is not a token (negative cache); memory cannot hold None.
+    return Token(**decoded) if decoded else False
+
+
+def validate_prefixes(prefixes: list[str] | None) -> list[str] | None:
+    """Check `allowed_package_prefixes`: lower-case, at least a vendor character, `*` only at the end."""
+    if prefixes is None:
+        return None
+    cleaned = []
+    for prefix in prefixes:
+        prefix = prefix.strip()
+        if not prefix or prefix != prefix.lower() or "*" in prefix[:-1] or any(c in prefix for c in " %\\"):
+            raise InvalidInput(
+                f"invalid package prefix {prefix!r}: use lower-case prefixes such as acme/ or acme/lib-*"
+            )
+        cleaned.append(prefix)
+    return cleaned
+
+
+class TokenStore:
+    def __init__(self, db: Database, cache: Cache, clock: Clock) -> None:
+        self.db = db
+        self.cache = cache
+        self.clock = clock
+        self._touched: dict[str, int] = {}
+
+    async def create(
+        self,
+        description: str,
+        *,
+        permission: str = "readonly",
+        expires_at: int | None = None,
+        allowed_package_prefixes: list[str] | None = None,
+        rate_limit: int | None = None,
+    ) -> tuple[Token, str]:
+        """Create a token and return it with its secret, which is never stored and cannot be shown again."""
+        if permission not in tokens.PERMISSIONS:
+            raise InvalidInput(f"permission must be one of {', '.join(tokens.PERMISSIONS)}, not {permission!r}")
+        if not description.strip():
+            raise InvalidInput("a token needs a description, e.g. 'CI for acme/shop'")
+        now = self.clock.now()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput("the expiry date is in the past")
+        prefixes = validate_prefixes(allowed_package_prefixes)
+        secret = tokens.generate()
+        token = Token(
+            id=tokens.new_token_id(),
+            description=description.strip(),
+            token_prefix=tokens.display_prefix(secret),
+            permission=permission,
+            allowed_package_prefixes=prefixes,
+            rate_limit=rate_limit,
+            expires_at=expires_at,
+            revoked_at=None,
+            last_used_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.db.execute(
+            f"INSERT INTO tokens ({_COLUMNS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                token.id,
+                token.description,
+                token.token_prefix,
+                token.permission,
+                json.dumps(prefixes) if prefixes is not None else None,
+                rate_limit,
+                expires_at,
+                None,
+                None,
+                now,
+                now,
+                tokens.hash_token(secret),
+            ),
+        )
+        return token, secret
+
+    async def all(self) -> list[Token]:
+        rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM tokens ORDER BY created_at, id")
+        return [Token.from_row(row) for row in rows]
+
+    async def get(self, token_id: str) -> Token:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", (token_id,))
+        if row is None:
+            raise NotFound(f"no token with id {token_id}; see `package-broker token list`")
+        return Token.from_row(row)
+
+    async def revoke(self, token_id: str) -> Token:
+        """Revoke a token for good. Revoking twice keeps the first revocation time."""
+        token = await self.get(token_id)
+        if token.revoked_at is None:
+            now = self.clock.now()
+            await self.db.execute("UPDATE tokens SET revoked_at = ?, updated_at = ? WHERE id = ?", (now, now, token_id))
+            await self.cache.invalidate()
+            token = await self.get(token_id)
+        return token
+
+    async def lookup(self, secret: str) -> Token | None:
+        """Return the token record for a secret (revoked and expired ones included), or None if unknown."""
+        token_hash = tokens.hash_token(secret)
+        key = f"token:{token_hash}"
+        found = await self.cache.get(key, _decode)
+        if found is not None:
+            return found if isinstance(found, Token) else None
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,))
+        token = Token.from_row(row) if row else None
+        data = json.dumps(asdict(token) if token else None).encode()
+        await self.cache.put(key, data, token or False, ttl=_LOOKUP_TTL)
+        return token
+
+    async def touch(self, token: Token) -> None:
+        """Record that the token was used; at most once per TOUCH_INTERVAL per process."""
+        now = self.clock.now()
+        if now - self._touched.get(token.id, 0) < TOUCH_INTERVAL:
+            return
+        self._touched[token.id] = now
+        await self.db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token.id))

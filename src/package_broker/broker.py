@@ -1,0 +1,58 @@
+"""The core wired to one runtime's adapters: the object every entry point (HTTP, CLI, cron) works through."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .access.store import TokenStore
+from .cache import Cache
+from .catalog.store import Catalog
+from .composer.documents import Documents
+from .config import Settings
+from .ports import Clock, Database, GitReader, HttpClient, KVStore, ObjectStore, SystemClock
+from .sources.store import SourceStore
+
+T = TypeVar("T")
+
+
+async def run_inline(function: Callable[[], T]) -> T:
+    """Run CPU-bound work on the event loop (Workers have no threads)."""
+    return function()
+
+
+@dataclass
+class Ports:
+    """The adapters a runtime provides. `git` and `http` are None where the runtime has none."""
+
+    db: Database
+    kv: KVStore
+    objects: ObjectStore
+    clock: Clock = SystemClock()
+    http: HttpClient | None = None
+    git: GitReader | None = None
+    #: Runs blocking CPU work (zip checks): a thread on the server, inline on Workers.
+    offload: Callable[[Callable[[], Any]], Awaitable[Any]] = run_inline
+    #: "server" or "workers", shown in /health and in sync messages.
+    runtime: str = "server"
+
+
+class Broker:
+    def __init__(self, settings: Settings, ports: Ports) -> None:
+        self.settings = settings
+        self.ports = ports
+        self.cache = Cache(ports.kv, seconds=settings.memo_seconds)
+        self.catalog = Catalog(ports.db, ports.clock)
+        self.tokens = TokenStore(ports.db, self.cache, ports.clock)
+        self.sources = SourceStore(ports.db, ports.clock)
+        self.documents = Documents(self.catalog, self.cache)
+        self._sync_lock = asyncio.Lock()
+
+    @property
+    def clock(self) -> Clock:
+        return self.ports.clock
+
+    async def close(self) -> None:
+        await self.ports.db.close()

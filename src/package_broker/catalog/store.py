@@ -1,0 +1,236 @@
+"""What the broker serves: packages, their versions and every dist archive ever published.
+
+All SQL about packages lives here. Writers go through `replace_versions` / `put_version`, which move a
+package's Last-Modified forward only when its served content really changed, so Composer's
+If-Modified-Since revalidation stays cheap (304) after a sync that found nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..errors import Conflict
+from ..ports import Clock, Database
+from ..ports.database import Params
+
+NAMES_MODIFIED = "names_modified_at"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    version_normalized: str
+    version: str
+    is_dev: bool
+    reference: str
+    #: The version object as JSON (dist URL relative to the broker).
+    data: str
+    released_at: int | None = None
+
+    @classmethod
+    def from_db(cls, row: dict[str, Any]) -> VersionRow:
+        return cls(
+            version_normalized=row["version_normalized"],
+            version=row["version"],
+            is_dev=bool(row["is_dev"]),
+            reference=row["reference"],
+            data=row["data"],
+            released_at=row["released_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PackageRow:
+    name: str
+    source_id: str
+    tags_modified_at: int
+    dev_modified_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DistRow:
+    package: str
+    reference: str
+    object_key: str
+    shasum: str
+    size: int
+
+
+def dist_key(package: str, reference: str) -> str:
+    """Object store key of a dist archive. Names and references are validated, so the key is safe."""
+    return f"dists/{package}/{reference}.zip"
+
+
+def dist_path(package: str, reference: str) -> str:
+    """Broker-relative URL of a dist archive; served documents prefix the public base URL."""
+    return f"/dists/{package}/{reference}.zip"
+
+
+class Catalog:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def package(self, name: str) -> PackageRow | None:
+        row = await self.db.fetch_one(
+            "SELECT name, source_id, tags_modified_at, dev_modified_at FROM packages WHERE name = ?", (name,)
+        )
+        return PackageRow(**row) if row else None
+
+    async def versions(self, name: str) -> list[VersionRow]:
+        rows = await self.db.fetch_all(
+            "SELECT version_normalized, version, is_dev, reference, data, released_at FROM versions WHERE package = ?",
+            (name,),
+        )
+        return [VersionRow.from_db(row) for row in rows]
+
+    async def names(self) -> tuple[list[str], int]:
+        """Return every package name (sorted) and when that set of names last changed."""
+        rows = await self.db.fetch_all("SELECT name FROM packages ORDER BY name")
+        return [row["name"] for row in rows], await self.state_int(NAMES_MODIFIED)
+
+    async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return await self.db.fetch_all(
+            "SELECT name, description FROM packages WHERE name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' "
+            "ORDER BY name LIMIT ?",
+            (like, like, limit),
+        )
+
+    async def dist(self, package: str, reference: str) -> DistRow | None:
+        row = await self.db.fetch_one(
+            "SELECT package, reference, object_key, shasum, size FROM dists WHERE package = ? AND reference = ?",
+            (package, reference),
+        )
+        return DistRow(**row) if row else None
+
+    async def state_int(self, name: str) -> int:
+        row = await self.db.fetch_one("SELECT value FROM broker_state WHERE name = ?", (name,))
+        return int(row["value"]) if row else 0
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _after(self, previous: int) -> int:
+        """A new Last-Modified: now, but always later than the previous one (HTTP dates have 1 s steps)."""
+        return max(self.clock.now(), previous + 1)
+
+    async def claim(self, name: str, source_id: str, description: str | None) -> tuple[PackageRow, bool]:
+        """Return the package row for `name`, creating it for `source_id` if new. Second item: created.
+
+        Raises:
+            Conflict: another source already serves this name.
+        """
+        existing = await self.package(name)
+        if existing is not None:
+            if existing.source_id != source_id:
+                raise Conflict(f"{name} is already served from another source ({existing.source_id})")
+            return existing, False
+        now = self.clock.now()
+        names_at = self._after(await self.state_int(NAMES_MODIFIED))
+        await self.db.batch(
+            [
+                (
+                    "INSERT INTO packages (name, source_id, tags_modified_at, dev_modified_at, description, created_at)"
+                    " "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, source_id, now, now, description, now),
+                ),
+                _set_state(NAMES_MODIFIED, names_at, now),
+            ]
+        )
+        return PackageRow(name, source_id, now, now), True
+
+    async def replace_versions(
+        self, package: PackageRow, wanted: list[VersionRow], *, description: str | None = None
+    ) -> bool:
+        """Make `wanted` the complete set of versions of `package`. Returns True if anything changed."""
+        current = {v.version_normalized: v for v in await self.versions(package.name)}
+        wanted_by_key = {v.version_normalized: v for v in wanted}
+        upserts = [v for k, v in wanted_by_key.items() if current.get(k) != v]
+        deletes = [v for k, v in current.items() if k not in wanted_by_key]
+        return await self._write(package, upserts, deletes, description)
+
+    async def put_version(self, package: PackageRow, row: VersionRow, description: str | None = None) -> bool:
+        """Add or replace one version, leaving the others alone (uploads). Returns True if it changed."""
+        current = {v.version_normalized: v for v in await self.versions(package.name)}
+        if current.get(row.version_normalized) == row:
+            return False
+        return await self._write(package, [row], [], description)
+
+    async def _write(
+        self, package: PackageRow, upserts: list[VersionRow], deletes: list[VersionRow], description: str | None
+    ) -> bool:
+        if not upserts and not deletes:
+            return False
+        now = self.clock.now()
+        touched = upserts + deletes
+        tags_at = (
+            self._after(package.tags_modified_at) if any(not v.is_dev for v in touched) else package.tags_modified_at
+        )
+        dev_at = self._after(package.dev_modified_at) if any(v.is_dev for v in touched) else package.dev_modified_at
+        statements: list[tuple[str, Params]] = [
+            (
+                "INSERT INTO versions (package, version_normalized, version, is_dev, reference, data, released_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (package, version_normalized) DO UPDATE SET "
+                "version = excluded.version, is_dev = excluded.is_dev, reference = excluded.reference, "
+                "data = excluded.data, released_at = excluded.released_at, updated_at = excluded.updated_at",
+                (package.name, v.version_normalized, v.version, int(v.is_dev), v.reference, v.data, v.released_at, now),
+            )
+            for v in upserts
+        ]
+        statements += [
+            ("DELETE FROM versions WHERE package = ? AND version_normalized = ?", (package.name, v.version_normalized))
+            for v in deletes
+        ]
+        statements.append(
+            (
+                "UPDATE packages SET tags_modified_at = ?, dev_modified_at = ?, description = COALESCE(?, description) "
+                "WHERE name = ?",
+                (tags_at, dev_at, description, package.name),
+            )
+        )
+        await self.db.batch(statements)
+        return True
+
+    async def add_dist(self, dist: DistRow) -> None:
+        """Record a stored archive. Idempotent: the first record for a (package, reference) wins."""
+        await self.db.execute(
+            "INSERT INTO dists (package, reference, object_key, shasum, size, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (package, reference) DO NOTHING",
+            (dist.package, dist.reference, dist.object_key, dist.shasum, dist.size, self.clock.now()),
+        )
+
+    async def count_downloads(self, downloads: list[tuple[str, str]]) -> None:
+        """Add one install per (package, normalized version), as reported through notify-batch."""
+        day = _day(self.clock.now())
+        await self.db.batch(
+            [
+                (
+                    "INSERT INTO downloads (package, version_normalized, day, count) VALUES (?, ?, ?, 1) "
+                    "ON CONFLICT (package, version_normalized, day) DO UPDATE SET count = downloads.count + 1",
+                    (package, version, day),
+                )
+                for package, version in downloads
+            ]
+        )
+
+
+def _set_state(name: str, value: int, now: int) -> tuple[str, Params]:
+    return (
+        "INSERT INTO broker_state (name, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (name, str(value), now),
+    )
+
+
+def _day(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+def decode_version(row: VersionRow) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(row.data)
+    return data

@@ -1,0 +1,40 @@
+"""JSON log lines on stdout, the same on both runtimes (`npx wrangler tail` shows them as they are).
+
+Call sites log a short message plus fields in `extra`; the formatter writes one JSON object per line.
+Nothing secret is ever passed in: tokens appear only as their id (`tok_...`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        data.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def configure(level: str = "info") -> None:
+    """Send the broker's logs to stdout as JSON lines. Safe to call more than once."""
+    logger = logging.getLogger("package_broker")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_package_broker", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
+        handler._package_broker = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.propagate = False

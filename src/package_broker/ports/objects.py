@@ -1,0 +1,49 @@
+"""The object store port for dist archives: R2 on Workers, filesystem or S3 on the server.
+
+Objects are written once under content-addressed keys and streamed out in chunks, so no runtime ever holds
+a whole archive in memory to serve it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    #: Unix seconds when the object was stored.
+    uploaded_at: int
+    #: Small string metadata stored with the object (e.g. `sha1`).
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    info: ObjectInfo
+    #: Call once to stream the bytes; each chunk is at most a few hundred KiB.
+    open: Callable[[], AsyncIterator[bytes]]
+
+
+class ObjectStore(Protocol):
+    async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
+        """Store the `size` bytes readable from `data` (a seekable file positioned at 0) under `key`.
+
+        The write is atomic: readers see the old object or the new one, never a partial file.
+        """
+        ...
+
+    async def get(self, key: str) -> StoredObject | None:
+        """Return the object for streaming, or None when there is no such key."""
+        ...
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Return the object's size and metadata without its body, or None when missing."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing key is a no-op."""
+        ...

@@ -1,0 +1,112 @@
+"""Building the server runtime from the environment: settings, the generated key, adapters, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ... import migrations
+from ...broker import Broker, Ports
+from ...config import ServerSettings, Settings
+from ...errors import ConfigError
+from ...ports import SystemClock
+from .filesystem import FilesystemObjectStore
+from .git_cli import GitCliReader
+from .httpx_client import HttpxHttpClient
+from .memory_kv import MemoryKVStore
+from .sqlite import SqliteDatabase
+from .sqlite_kv import SqliteKVStore
+
+log = logging.getLogger("package_broker.server")
+T = TypeVar("T")
+KEY_FILE = "encryption.key"
+
+
+def ensure_encryption_key(env: Mapping[str, str], data_dir: str) -> tuple[dict[str, str], bool]:
+    """Return `env` with ENCRYPTION_KEY set, reading or creating DATA_DIR/encryption.key when it is unset.
+
+    The second value is True when the key was generated just now.
+    """
+    result = dict(env)
+    if (env.get("ENCRYPTION_KEY") or "").strip():
+        return result, False
+    path = Path(data_dir) / KEY_FILE
+    if path.exists():
+        result["ENCRYPTION_KEY"] = path.read_text().strip()
+        return result, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    result["ENCRYPTION_KEY"] = key
+    return result, True
+
+
+def load_settings(env: Mapping[str, str]) -> tuple[Settings, ServerSettings, dict[str, str]]:
+    """Validate the environment. Raises ConfigError naming the first bad variable."""
+    server = ServerSettings.from_mapping(env)
+    resolved, generated = ensure_encryption_key(env, server.data_dir)
+    if generated:
+        log.warning(
+            "ENCRYPTION_KEY is not set: generated one in %s. Set ENCRYPTION_KEY explicitly in production and "
+            "keep a copy; stored credentials can only be read with this key.",
+            Path(server.data_dir) / KEY_FILE,
+        )
+    try:
+        settings = Settings.from_mapping(resolved)
+    except ConfigError as exc:
+        if not (env.get("ENCRYPTION_KEY") or "").strip() and exc.variable == "ENCRYPTION_KEY":
+            raise ConfigError(
+                "ENCRYPTION_KEY", f"the key in {Path(server.data_dir) / KEY_FILE} {exc.problem}"
+            ) from None
+        raise
+    return settings, server, resolved
+
+
+def migrations_dir() -> Path:
+    """Where the SQL migrations are: $MIGRATIONS_DIR, else the project's migrations/ folder."""
+    configured = os.environ.get("MIGRATIONS_DIR")
+    candidates = [Path(configured)] if configured else []
+    candidates += [Path(__file__).resolve().parents[4] / "migrations", Path.cwd() / "migrations"]
+    for candidate in candidates:
+        if candidate.is_dir() and any(candidate.glob("*.sql")):
+            return candidate
+    raise ConfigError("MIGRATIONS_DIR", "cannot find the migrations/ folder; set MIGRATIONS_DIR to its path")
+
+
+def load_migrations(directory: Path | None = None) -> list[migrations.Migration]:
+    directory = directory or migrations_dir()
+    return [migrations.Migration(p.name, p.read_text()) for p in sorted(directory.glob("*.sql"))]
+
+
+async def _in_thread(function: Callable[[], T]) -> T:
+    return await asyncio.to_thread(function)
+
+
+async def build_broker(env: Mapping[str, str]) -> Broker:
+    """Open every adapter the environment asks for and return the wired broker."""
+    settings, server, _ = load_settings(env)
+    db = await SqliteDatabase.open(server.db_url)
+    kv: Any = MemoryKVStore() if server.cache_driver == "memory" else SqliteKVStore(server.cache_url)
+    ports = Ports(
+        db=db,
+        kv=kv,
+        objects=FilesystemObjectStore(server.storage_path),
+        clock=SystemClock(),
+        http=HttpxHttpClient(),
+        git=GitCliReader(str(Path(server.data_dir) / "git")),
+        offload=_in_thread,
+        runtime="server",
+    )
+    return Broker(settings, ports)
+
+
+async def migrate(broker: Broker) -> list[str]:
+    return await migrations.apply(broker.ports.db, load_migrations())

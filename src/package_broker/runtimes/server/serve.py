@@ -1,0 +1,70 @@
+"""`package-broker serve`: migrate, make sure there is a way in, then run granian with the ASGI adapter.
+
+granian imports `create_app` in each worker process; workers read the same environment and the same
+DATA_DIR (including a generated encryption key), so they all serve the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from ... import logs
+from ...sync.job import sync_due
+from ...web.app import App
+from .asgi import AsgiAdapter
+from .bootstrap import build_broker
+
+log = logging.getLogger("package_broker.server")
+#: The first scheduled sync runs this soon after start, then every SYNC_INTERVAL seconds.
+FIRST_SYNC_DELAY = 5
+
+
+def _scheduler(interval: int):  # type: ignore[no-untyped-def]
+    async def loop(app: App) -> None:
+        await asyncio.sleep(FIRST_SYNC_DELAY)
+        while True:
+            try:
+                await sync_due(app.broker, interval)
+            except Exception:
+                log.exception("scheduled sync failed")
+            await asyncio.sleep(interval)
+
+    return loop
+
+
+def create_app() -> AsgiAdapter:
+    """granian's factory: one adapter per worker process."""
+    logs.configure(os.environ.get("LOG_LEVEL", "info"))
+
+    async def factory() -> App:
+        return App(await build_broker(os.environ))
+
+    async def shutdown(app: App) -> None:
+        await app.broker.close()
+
+    interval = int(os.environ.get("SYNC_INTERVAL") or 300)
+    return AsgiAdapter(factory, shutdown, [_scheduler(interval)] if interval > 0 else [])
+
+
+def run(host: str, port: int, workers: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    try:
+        Granian(
+            "package_broker.runtimes.server.serve:create_app",
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            log_access=False,
+            log_level=os.environ.get("LOG_LEVEL", "info").lower(),  # type: ignore[arg-type]
+            respawn_failed_workers=True,
+        ).serve()
+    except OSError as exc:
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror} (set PORT to use another port)", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,107 @@
+"""Source records: what to sync, its status, and a lease so two syncs of one source never overlap."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ports import Clock, Database
+
+KINDS = ("git", "artifact")
+#: The one source that owns uploaded archives.
+UPLOADS_URL = "upload"
+#: A sync holding the lease longer than this is presumed dead and may be taken over.
+LEASE_SECONDS = 15 * 60
+_COLUMNS = "id, kind, url, credentials, status, status_message, last_synced_at, created_at, updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    kind: str
+    url: str
+    #: Encrypted upstream credentials (see package_broker.crypto), or None.
+    credentials: str | None
+    status: str
+    status_message: str | None
+    last_synced_at: int | None
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Source:
+        return cls(**row)
+
+
+class SourceStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def add(self, kind: str, url: str, credentials: str | None = None) -> Source:
+        """Register a source. Raises Conflict if the same kind and URL is already registered."""
+        if kind not in KINDS:
+            raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
+        if await self.db.fetch_one("SELECT id FROM sources WHERE kind = ? AND url = ?", (kind, url)):
+            raise Conflict(f"a {kind} source for {url} already exists")
+        now = self.clock.now()
+        source_id = "src_" + secrets.token_hex(5)
+        await self.db.execute(
+            "INSERT INTO sources (id, kind, url, credentials, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (source_id, kind, url, credentials, now, now),
+        )
+        return await self.get(source_id)
+
+    async def uploads(self) -> Source:
+        """Return the source that owns uploaded archives, creating it on first use."""
+        row = await self.db.fetch_one(
+            f"SELECT {_COLUMNS} FROM sources WHERE kind = 'artifact' AND url = ?", (UPLOADS_URL,)
+        )
+        if row:
+            return Source.from_row(row)
+        now = self.clock.now()
+        await self.db.execute(
+            "INSERT INTO sources (id, kind, url, status, created_at, updated_at) VALUES (?, 'artifact', ?, 'ok', ?, ?) "
+            "ON CONFLICT (kind, url) DO NOTHING",
+            ("src_uploads", UPLOADS_URL, now, now),
+        )
+        return await self.uploads()
+
+    async def get(self, source_id: str) -> Source:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))
+        if row is None:
+            raise NotFound(f"no source with id {source_id}; see `package-broker source list`")
+        return Source.from_row(row)
+
+    async def all(self) -> list[Source]:
+        rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")
+        return [Source.from_row(row) for row in rows]
+
+    async def acquire(self, source_id: str) -> bool:
+        """Take the sync lease. False if another sync holds a live lease on this source."""
+        now = self.clock.now()
+        changed = await self.db.execute(
+            "UPDATE sources SET sync_started_at = ? WHERE id = ? AND (sync_started_at IS NULL OR sync_started_at < ?)",
+            (now, source_id, now - LEASE_SECONDS),
+        )
+        return changed == 1
+
+    async def finish(self, source_id: str, status: str, message: str | None) -> None:
+        """Record a sync's outcome and release the lease."""
+        now = self.clock.now()
+        await self.db.execute(
+            "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, updated_at = ?, "
+            "sync_started_at = NULL WHERE id = ?",
+            (status, message, now, now, source_id),
+        )
+
+    async def refs(self, source_id: str) -> dict[str, dict[str, Any]]:
+        """Return what the last sync recorded per ref: commit, status, reason, package, version."""
+        rows = await self.db.fetch_all(
+            "SELECT ref, commit_sha, status, reason, package, version_normalized FROM source_refs WHERE source_id = ?",
+            (source_id,),
+        )
+        return {row["ref"]: row for row in rows}
