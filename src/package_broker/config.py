@@ -65,7 +65,7 @@ def _driver(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -75,6 +75,8 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 0) 
         raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(name, f"must be at most {maximum}, got {value}")
     return value
 
 
@@ -164,7 +166,7 @@ class ServerSettings:
             cache_driver=cache_driver,
             cache_url=env.get("CACHE_URL") or f"{data_dir}/cache.sqlite",
             host=env.get("HOST") or "127.0.0.1",
-            port=_integer(env, "PORT", DEFAULT_PORT, minimum=1),
+            port=_integer(env, "PORT", DEFAULT_PORT, minimum=1, maximum=65535),
             workers=_integer(env, "WORKERS", 1, minimum=1),
             sync_interval=_integer(env, "SYNC_INTERVAL", DEFAULT_SYNC_INTERVAL),
         )

@@ -1,0 +1,98 @@
+"""Builders for real test inputs: git repositories (with the real git CLI) and zip archives."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` and return its stdout; fails the test on error."""
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout.strip()
+
+
+class Repo:
+    """A real git repository on disk with helpers to commit composer.json and files, tag and branch."""
+
+    def __init__(self, path: Path, default_branch: str = "main") -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        git(path, "init", "-q", "-b", default_branch)
+
+    def commit(self, files: dict[str, Any], message: str = "change") -> str:
+        for name, content in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if content is None:
+                target.unlink()
+                continue
+            if isinstance(content, dict):
+                content = json.dumps(content, indent=4)
+            target.write_text(content)
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "--allow-empty", "-m", message)
+        return git(self.path, "rev-parse", "HEAD")
+
+    def tag(self, name: str, annotated: bool = False) -> None:
+        if annotated:
+            git(self.path, "tag", "-a", name, "-m", f"release {name}")
+        else:
+            git(self.path, "tag", name)
+
+    def checkout(self, branch: str, create: bool = False) -> None:
+        git(self.path, "checkout", "-q", *(["-b"] if create else []), branch)
+
+    def head(self) -> str:
+        return git(self.path, "rev-parse", "HEAD")
+
+
+def php_package(name: str, namespace: str, *, require: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """A composer.json for a tiny installable PHP library."""
+    manifest: dict[str, Any] = {
+        "name": name,
+        "description": f"{name} for tests",
+        "type": "library",
+        "license": "MIT",
+        "autoload": {"psr-4": {f"{namespace}\\": "src/"}},
+        "require": require or {"php": ">=8.1"},
+    }
+    manifest.update(extra)
+    return manifest
+
+
+def make_zip(files: dict[str, bytes | str | dict[str, Any]], *, symlinks: dict[str, str] | None = None) -> bytes:
+    """Build a zip in memory: dict values are JSON-encoded, str/bytes written as they are."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            if isinstance(content, dict):
+                content = json.dumps(content)
+            archive.writestr(name, content)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
