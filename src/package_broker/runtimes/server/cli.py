@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -31,7 +31,7 @@ from .bootstrap import build_broker, load_settings, migrate
 T = TypeVar("T")
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     raise SystemExit(code)
 
@@ -101,10 +101,10 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", envvar="PORT", default=8080, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", envvar="WORKERS", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--host", help="Address to listen on (default: $HOST or 127.0.0.1; 0.0.0.0 in Docker).")
+@click.option("--port", type=int, help="Port to listen on (default: $PORT or 8080).")
+@click.option("--workers", type=int, help="Worker processes (default: $WORKERS or 1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the broker (migrates first; creates a first token if there is none)."""
     from .serve import run
 
@@ -120,6 +120,9 @@ def serve(host: str, port: int, workers: int) -> None:
         return secret
 
     secret = _run(prepare)
+    host = host or server.host
+    port = port or server.port
+    workers = workers or server.workers
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = settings.base_url or f"http://{shown_host}:{port}"
     click.echo(f"PACKAGE.broker {__version__} on http://{host}:{port}  (data: {server.data_dir})", err=True)
