@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .access.store import TokenStore
@@ -37,6 +37,8 @@ class Ports:
     offload: Callable[[Callable[[], Any]], Awaitable[Any]] = run_inline
     #: "server" or "workers", shown in /health and in sync messages.
     runtime: str = "server"
+    #: Called by Broker.close() to release what the adapters opened (connections, clients).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 class Broker:
@@ -56,3 +58,5 @@ class Broker:
 
     async def close(self) -> None:
         await self.ports.db.close()
+        for close in self.ports.closers:
+            await close()

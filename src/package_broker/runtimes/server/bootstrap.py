@@ -95,15 +95,17 @@ async def build_broker(env: Mapping[str, str]) -> Broker:
     settings, server, _ = load_settings(env)
     db = await SqliteDatabase.open(server.db_url)
     kv: Any = MemoryKVStore() if server.cache_driver == "memory" else SqliteKVStore(server.cache_url)
+    http = HttpxHttpClient()
     ports = Ports(
         db=db,
         kv=kv,
         objects=FilesystemObjectStore(server.storage_path),
         clock=SystemClock(),
-        http=HttpxHttpClient(),
+        http=http,
         git=GitCliReader(str(Path(server.data_dir) / "git")),
         offload=_in_thread,
         runtime="server",
+        closers=[http.aclose, *([kv.aclose] if hasattr(kv, "aclose") else [])],
     )
     return Broker(settings, ports)
 

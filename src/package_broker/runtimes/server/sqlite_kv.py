@@ -78,5 +78,5 @@ class SqliteKVStore:
         except sqlite3.Error as exc:
             raise BackendError(f"key/value delete failed: {exc}") from exc
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self._db.close()

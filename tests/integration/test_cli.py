@@ -1,0 +1,121 @@
+"""The `package-broker` command line, run as a real process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tool
+from tests.helpers import Repo, make_zip, php_package
+
+
+def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_", "ENCRYPTION"))}
+    environment.update(DATA_DIR=str(tmp_path / "data"), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "package_broker.runtimes.server.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"ENCRYPTION_KEY": base64.b64encode(b"x" * 16).decode()}, "error: ENCRYPTION_KEY: must be base64 of exactly 32 bytes"),
+        ({"ENCRYPTION_KEY": "%%%"}, "error: ENCRYPTION_KEY: is not valid base64"),
+        ({"DB_DRIVER": "mongodb"}, "error: DB_DRIVER: unknown driver 'mongodb'"),
+        ({"STORAGE_DRIVER": "tape"}, "error: STORAGE_DRIVER: unknown driver 'tape'"),
+        ({"PORT": "http"}, "error: PORT: must be a whole number"),
+        ({"BASE_URL": "example.com"}, "error: BASE_URL: must be an absolute http(s) URL"),
+    ],
+)
+def test_bad_configuration_exits_non_zero_with_one_line(tmp_path: Path, env: dict[str, str], line: str) -> None:
+    for command in (["serve"], ["token", "list"]):
+        result = cli(tmp_path, *command, **env)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines()[-1].startswith(line), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_generated_key_is_kept_and_reused(tmp_path: Path) -> None:
+    assert cli(tmp_path, "token", "list").returncode == 0
+    key_file = tmp_path / "data" / "encryption.key"
+    key = key_file.read_text()
+    assert len(base64.b64decode(key)) == 32
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    cli(tmp_path, "token", "list")
+    assert key_file.read_text() == key
+
+
+def test_a_broken_key_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "encryption.key").write_text("c2hvcnQ=\n")
+    result = cli(tmp_path, "token", "list")
+    assert result.returncode == 2 and "encryption.key" in result.stderr
+
+
+def test_tokens_are_shown_once_and_listed_without_secrets(tmp_path: Path) -> None:
+    created = cli(tmp_path, "token", "create", "-d", "CI pipeline", "--permission", "write", "--expires", "30d",
+                  "--allow-prefix", "acme/")
+    assert created.returncode == 0, created.stderr
+    secret = next(word for word in created.stdout.split() if word.startswith("pkb_"))
+    assert "composer config http-basic.127.0.0.1:8080 token " + secret in created.stdout
+    listed = cli(tmp_path, "token", "list")
+    assert "CI pipeline" in listed.stdout and "write" in listed.stdout and secret not in listed.stdout
+    as_json = json.loads(cli(tmp_path, "token", "list", "--json").stdout)
+    assert as_json[0]["allowed_package_prefixes"] == ["acme/"] and secret not in json.dumps(as_json)
+    revoked = cli(tmp_path, "token", "revoke", as_json[0]["id"])
+    assert revoked.returncode == 0 and "Revoked" in revoked.stdout
+    assert "revoked" in cli(tmp_path, "token", "list").stdout
+
+
+def test_token_create_refuses_bad_input(tmp_path: Path) -> None:
+    assert cli(tmp_path, "token", "create", "-d", "x", "--expires", "soonish").returncode == 2
+    bad_prefix = cli(tmp_path, "token", "create", "-d", "x", "--allow-prefix", "Acme/")
+    assert bad_prefix.returncode == 1 and "lower-case" in bad_prefix.stderr
+    assert cli(tmp_path, "token", "revoke", "tok_missing").returncode == 1
+
+
+def test_publish_and_refusals(tmp_path: Path) -> None:
+    good = tmp_path / "good.zip"
+    good.write_bytes(make_zip({"composer.json": {"name": "acme/zip", "version": "1.0.0"}}))
+    published = cli(tmp_path, "publish", str(good))
+    assert published.returncode == 0 and "Published acme/zip 1.0.0" in published.stdout
+    assert "Already published" in cli(tmp_path, "publish", str(good)).stdout
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    refused = cli(tmp_path, "publish", str(bad))
+    assert refused.returncode == 1 and refused.stderr.strip() == "error: the upload is not a zip archive"
+
+
+def test_git_sources_are_added_synced_and_listed(tmp_path: Path) -> None:
+    require_tool("git")
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"composer.json": php_package("acme/cli", "Acme\\Cli")})
+    repo.tag("1.0.0")
+    added = cli(tmp_path, "source", "add", "git", str(repo.path))
+    assert added.returncode == 0, added.stderr
+    assert "Sync: ok: 2 versions of acme/cli" in added.stdout
+    assert "ok" in cli(tmp_path, "source", "list").stdout
+    assert cli(tmp_path, "sync").returncode == 0
+    missing = cli(tmp_path, "source", "add", "git", str(tmp_path / "nope"))
+    assert missing.returncode == 1 and "neither a URL nor an existing directory" in missing.stderr
+
+
+def test_credentials_in_a_url_are_stored_encrypted_and_never_printed(tmp_path: Path) -> None:
+    result = cli(tmp_path, "source", "add", "git", "https://deploy:s3cr3t@127.0.0.1:9/repo.git", "--no-sync")
+    assert result.returncode == 0 and "credentials stored encrypted" in result.stdout
+    assert "s3cr3t" not in result.stdout + result.stderr
+    listed = cli(tmp_path, "source", "list", "--json")
+    assert "s3cr3t" not in listed.stdout and "https://127.0.0.1:9/repo.git" in listed.stdout
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("*.sqlite*"))
+    assert b"127.0.0.1:9/repo.git" in stored and b"s3cr3t" not in stored
