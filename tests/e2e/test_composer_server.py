@@ -1,0 +1,96 @@
+"""The real `composer` client against `package-broker serve`, with packages from real git repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import BrokerServer, basic, require_tool
+from tests.e2e.composer import Project, lib_files, run_alias_check, run_scenario, visible, wait_until
+from tests.helpers import Repo, git, make_zip
+
+pytestmark = pytest.mark.e2e
+
+
+class GitTarget:
+    """Releases are commits and tags in local git repositories, synced with `package-broker sync`."""
+
+    def __init__(self, server: BrokerServer, repos: Path) -> None:
+        self.server = server
+        self.url = server.url
+        self.repos = repos
+        self.known: dict[str, Repo] = {}
+
+    def token(self, permission: str = "readonly") -> str:
+        return self.server.token(permission)
+
+    def release(self, name: str, version: str, files: dict[str, Any]) -> None:
+        repo = self.known.get(name)
+        first = repo is None
+        if repo is None:
+            repo = self.known[name] = Repo(self.repos / name.replace("/", "-"))
+        repo.commit(files, f"release {version}")
+        if not version.startswith("dev-"):
+            repo.tag(version)
+        if first:
+            self.server.cli("source", "add", "git", str(repo.path))
+        else:
+            self.server.cli("sync")
+
+    def withdraw(self, name: str, version: str) -> None:
+        git(self.known[name].path, "tag", "-d", version)
+        self.server.cli("sync")
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self.server.requests()
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    require_tool("composer")
+    require_tool("php")
+    require_tool("git")
+    require_tool("unzip")
+
+
+@pytest.mark.parametrize("transport", ["curl", "streams"])
+def test_composer_installs_updates_and_revalidates(server: BrokerServer, tmp_path: Path, transport: str) -> None:
+    run_scenario(GitTarget(server, tmp_path / "repos"), tmp_path, transport=transport)
+
+
+def test_branch_aliases_resolve(server: BrokerServer, tmp_path: Path) -> None:
+    target = GitTarget(server, tmp_path / "repos")
+    target.release("acme/lib", "v1.0.0", lib_files("lib 1.0"))
+    from tests.e2e.composer import KIT_FILES
+
+    target.release("acme/kit", "dev-main", KIT_FILES)
+    run_alias_check(target, tmp_path)
+
+
+def test_an_uploaded_zip_installs(server: BrokerServer, tmp_path: Path) -> None:
+    writer = server.token("write")
+    archive = make_zip(
+        {
+            "zipped-1.2.0/composer.json": {
+                "name": "acme/zipped",
+                "version": "1.2.0",
+                "autoload": {"psr-4": {"Acme\\Zipped\\": "src/"}},
+            },
+            "zipped-1.2.0/src/Z.php": "<?php\nnamespace Acme\\Zipped;\nfinal class Z { const V = 'zipped 1.2'; }\n",
+        }
+    )
+    response = httpx.post(
+        f"{server.url}/api/artifacts", content=archive, headers={**basic(writer), "content-type": "application/zip"}
+    )
+    assert response.status_code == 201, response.text
+    target = GitTarget(server, tmp_path / "repos")
+    secret = server.token("readonly")
+    wait_until(lambda: visible(target, secret, "acme/zipped", "1.2.0"), "acme/zipped 1.2.0")
+    project = Project(tmp_path / "zip-project", target, secret)
+    project.write({"acme/zipped": "^1.2"})
+    project.composer("install")
+    assert project.php("echo \\Acme\\Zipped\\Z::V;") == "zipped 1.2"
+    assert project.locked()["acme/zipped"]["dist"]["shasum"] == response.json()["shasum"]
