@@ -121,9 +121,7 @@ class BrokerServer:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_", "BASE_URL"))
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_", "BASE_URL"))}
         env.update(
             DATA_DIR=str(self.data_dir), PORT=str(self.port), HOST="127.0.0.1", SYNC_INTERVAL="0", LOG_LEVEL="info"
         )
@@ -132,8 +130,8 @@ class BrokerServer:
 
     def start(self) -> BrokerServer:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.stdout = open(self.root / "stdout.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.stderr = open(self.root / "stderr.log", "wb")  # noqa: SIM115
+        self.stdout = open(self.root / "stdout.log", "wb")
+        self.stderr = open(self.root / "stderr.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
             env=self.env,
@@ -179,8 +177,9 @@ class BrokerServer:
         return result
 
     def token(self, permission: str = "readonly", *extra: str) -> str:
-        result = self.cli("token", "create", "--description", f"test {permission}", "--permission", permission,
-                          "--json", *extra)
+        result = self.cli(
+            "token", "create", "--description", f"test {permission}", "--permission", permission, "--json", *extra
+        )
         return str(json.loads(result.stdout)["token"])
 
     def requests(self) -> list[dict[str, Any]]:

@@ -64,7 +64,9 @@ class Project:
 
     def set_token(self, secret: str) -> None:
         origin = self.target.url.split("://", 1)[1].rstrip("/")
-        (self.root / "auth.json").write_text(json.dumps({"http-basic": {origin: {"username": "token", "password": secret}}}))
+        (self.root / "auth.json").write_text(
+            json.dumps({"http-basic": {origin: {"username": "token", "password": secret}}})
+        )
 
     def write(self, require: dict[str, str]) -> None:
         manifest = {
@@ -79,8 +81,13 @@ class Project:
     def composer(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         composer = require_tool("composer")
         result = subprocess.run(
-            [composer, *args, "--no-ansi", "-v"], cwd=self.root, env=self.env, capture_output=True, text=True,
-            timeout=300, check=False,
+            [composer, *args, "--no-ansi", "-v"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"composer {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

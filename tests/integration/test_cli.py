@@ -30,7 +30,10 @@ def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
 @pytest.mark.parametrize(
     ("env", "line"),
     [
-        ({"ENCRYPTION_KEY": base64.b64encode(b"x" * 16).decode()}, "error: ENCRYPTION_KEY: must be base64 of exactly 32 bytes"),
+        (
+            {"ENCRYPTION_KEY": base64.b64encode(b"x" * 16).decode()},
+            "error: ENCRYPTION_KEY: must be base64 of exactly 32 bytes",
+        ),
         ({"ENCRYPTION_KEY": "%%%"}, "error: ENCRYPTION_KEY: is not valid base64"),
         ({"DB_DRIVER": "mongodb"}, "error: DB_DRIVER: unknown driver 'mongodb'"),
         ({"STORAGE_DRIVER": "tape"}, "error: STORAGE_DRIVER: unknown driver 'tape'"),
@@ -64,8 +67,19 @@ def test_a_broken_key_file_is_named(tmp_path: Path) -> None:
 
 
 def test_tokens_are_shown_once_and_listed_without_secrets(tmp_path: Path) -> None:
-    created = cli(tmp_path, "token", "create", "-d", "CI pipeline", "--permission", "write", "--expires", "30d",
-                  "--allow-prefix", "acme/")
+    created = cli(
+        tmp_path,
+        "token",
+        "create",
+        "-d",
+        "CI pipeline",
+        "--permission",
+        "write",
+        "--expires",
+        "30d",
+        "--allow-prefix",
+        "acme/",
+    )
     assert created.returncode == 0, created.stderr
     secret = next(word for word in created.stdout.split() if word.startswith("pkb_"))
     assert "composer config http-basic.127.0.0.1:8080 token " + secret in created.stdout

@@ -101,7 +101,9 @@ async def test_branch_aliases_are_served(broker: Broker, client: Client, tmp_pat
     assert main["extra"]["branch-alias"] == {"dev-main": "3.1.x-dev"}
 
 
-async def test_a_ref_with_broken_composer_json_is_skipped_with_a_reason(broker: Broker, client: Client, repo: Repo) -> None:
+async def test_a_ref_with_broken_composer_json_is_skipped_with_a_reason(
+    broker: Broker, client: Client, repo: Repo
+) -> None:
     repo.commit({"composer.json": '{"name": "acme/lib", oops'})
     repo.tag("v1.3.0")
     repo.commit({"composer.json": php_package("acme/lib", "Acme\\Lib")})
@@ -173,7 +175,9 @@ async def test_a_sync_that_finds_nothing_new_changes_nothing(broker: Broker, cli
     assert again.header("last-modified") == response.header("last-modified")
 
 
-async def test_an_unreachable_repository_keeps_the_last_good_metadata(broker: Broker, client: Client, repo: Repo) -> None:
+async def test_an_unreachable_repository_keeps_the_last_good_metadata(
+    broker: Broker, client: Client, repo: Repo
+) -> None:
     source_id = await add_source(broker, str(repo.path))
     await sync_all(broker)
     secret = await reader(broker)

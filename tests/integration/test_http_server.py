@@ -7,8 +7,8 @@ import hashlib
 import json
 import socket
 import sqlite3
-from contextlib import closing
 import time
+from contextlib import closing
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,9 @@ def test_each_kind_of_bad_token_is_named(server: BrokerServer) -> None:
 def test_revoked_token_stops_working_within_a_second(server: BrokerServer) -> None:
     secret = server.token("readonly")
     assert get(server, "/packages.json", secret).status_code == 200
-    token_id = next(t["id"] for t in json.loads(server.cli("token", "list", "--json").stdout) if t["token_prefix"] == secret[:8])
+    token_id = next(
+        t["id"] for t in json.loads(server.cli("token", "list", "--json").stdout) if t["token_prefix"] == secret[:8]
+    )
     server.cli("token", "revoke", token_id)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -163,8 +165,14 @@ def test_unknown_package_is_a_fast_404(populated: BrokerServer) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/p2/acme/../other/tool.json", "/p2/acme%2Flib.json", "/p2/ACME/LIB.json", "/p2/acme/lib.json.json",
-     "/dists/acme/lib/../../etc/passwd.zip", "/p2/acme/%2e%2e.json"],
+    [
+        "/p2/acme/../other/tool.json",
+        "/p2/acme%2Flib.json",
+        "/p2/ACME/LIB.json",
+        "/p2/acme/lib.json.json",
+        "/dists/acme/lib/../../etc/passwd.zip",
+        "/p2/acme/%2e%2e.json",
+    ],
 )
 def test_traversal_and_case_tricks_find_nothing(populated: BrokerServer, path: str) -> None:
     secret = populated.token("readonly")
@@ -199,7 +207,10 @@ def test_if_modified_since_gets_an_empty_304(populated: BrokerServer) -> None:
     older = formatdate(time.time() - 86400 * 365, usegmt=True)
     assert get(populated, "/p2/acme/lib.json", secret, **{"if-modified-since": older}).status_code == 200
     root = get(populated, "/packages.json", secret)
-    assert get(populated, "/packages.json", secret, **{"if-modified-since": root.headers["last-modified"]}).status_code == 304
+    assert (
+        get(populated, "/packages.json", secret, **{"if-modified-since": root.headers["last-modified"]}).status_code
+        == 304
+    )
 
 
 def test_a_new_version_moves_last_modified_forward(populated: BrokerServer, tmp_path: Path) -> None:
@@ -231,7 +242,9 @@ def test_head_sends_headers_without_a_body(populated: BrokerServer) -> None:
     secret = populated.token("readonly")
     response = httpx.head(f"{populated.url}/p2/acme/lib.json", headers={**basic(secret), "accept-encoding": "identity"})
     assert response.status_code == 200 and response.content == b""
-    assert int(response.headers["content-length"]) == len(get(populated, "/p2/acme/lib.json", secret, **{"accept-encoding": "identity"}).content)
+    assert int(response.headers["content-length"]) == len(
+        get(populated, "/p2/acme/lib.json", secret, **{"accept-encoding": "identity"}).content
+    )
 
 
 def test_composer_1_gets_a_clear_error(populated: BrokerServer) -> None:

@@ -170,8 +170,12 @@ def test_a_50_mb_archive_streams_with_bounded_memory(server: BrokerServer, tmp_p
     baseline = _reset_peak_rss(server)
     sha1 = hashlib.sha1()
     received = 0
-    with httpx.stream("GET", f"{server.url}{response.json()['dist_url'].split(str(server.port), 1)[1]}",
-                      headers=basic(writer), timeout=120) as download:
+    with httpx.stream(
+        "GET",
+        f"{server.url}{response.json()['dist_url'].split(str(server.port), 1)[1]}",
+        headers=basic(writer),
+        timeout=120,
+    ) as download:
         assert download.status_code == 200
         assert int(download.headers["content-length"]) == archive.stat().st_size
         for chunk in download.iter_raw():

@@ -15,7 +15,10 @@ GOOD_KEY = base64.b64encode(b"k" * 32).decode()
 def test_defaults_are_the_embedded_setup() -> None:
     server = ServerSettings.from_mapping({})
     assert (server.db_driver, server.storage_driver, server.cache_driver, server.port) == (
-        "sqlite", "filesystem", "sqlite", 8080,
+        "sqlite",
+        "filesystem",
+        "sqlite",
+        8080,
     )
     assert server.db_url == "./package-broker-data/package-broker.sqlite"
     assert server.storage_path == "./package-broker-data/artifacts"
@@ -31,7 +34,11 @@ def test_a_valid_key_is_accepted_and_never_shown() -> None:
 @pytest.mark.parametrize(
     ("env", "variable", "hint"),
     [
-        ({"ENCRYPTION_KEY": base64.b64encode(b"short").decode()}, "ENCRYPTION_KEY", "exactly 32 bytes, but decodes to 5"),
+        (
+            {"ENCRYPTION_KEY": base64.b64encode(b"short").decode()},
+            "ENCRYPTION_KEY",
+            "exactly 32 bytes, but decodes to 5",
+        ),
         ({"ENCRYPTION_KEY": "not base64!!"}, "ENCRYPTION_KEY", "not valid base64"),
         ({"BASE_URL": "composer.example.com"}, "BASE_URL", "absolute http"),
         ({"BASE_URL": "https://user:pw@x.test"}, "BASE_URL", "credentials"),

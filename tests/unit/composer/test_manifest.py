@@ -53,12 +53,22 @@ def test_version_object_keeps_dependency_fields_and_drops_root_only_ones() -> No
         ).encode()
     )
     obj = version_object(
-        manifest, version="dev-main", version_normalized="dev-main", reference="a" * 40,
-        dist_path="/dists/acme/lib/" + "a" * 40 + ".zip", shasum="b" * 40, time=0, default_branch=True,
+        manifest,
+        version="dev-main",
+        version_normalized="dev-main",
+        reference="a" * 40,
+        dist_path="/dists/acme/lib/" + "a" * 40 + ".zip",
+        shasum="b" * 40,
+        time=0,
+        default_branch=True,
     )
     assert obj["extra"] == {"branch-alias": {"dev-main": "1.1.x-dev"}}
-    assert obj["dist"] == {"type": "zip", "url": "/dists/acme/lib/" + "a" * 40 + ".zip", "reference": "a" * 40,
-                           "shasum": "b" * 40}
+    assert obj["dist"] == {
+        "type": "zip",
+        "url": "/dists/acme/lib/" + "a" * 40 + ".zip",
+        "reference": "a" * 40,
+        "shasum": "b" * 40,
+    }
     assert obj["time"] == "1970-01-01T00:00:00+00:00"
     assert obj["default-branch"] is True
     for dropped in ("scripts", "config", "repositories", "homepage"):

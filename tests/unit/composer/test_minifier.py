@@ -80,8 +80,10 @@ def test_composers_own_expander_restores_our_minified_versions(tmp_path: Path) -
     script = tmp_path / "expand.php"
     script.write_text(
         "<?php require '" + str(library) + "';\n"
-        "echo json_encode(Composer\\MetadataMinifier\\MetadataMinifier::expand(json_decode(stream_get_contents(STDIN), true)),"
-        " JSON_UNESCAPED_SLASHES);"
+        "$in = json_decode(stream_get_contents(STDIN), true);\n"
+        "echo json_encode(Composer\\MetadataMinifier\\MetadataMinifier::expand($in), JSON_UNESCAPED_SLASHES);"
     )
-    result = subprocess.run([php, str(script)], input=json.dumps(minify(VERSIONS)), capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [php, str(script)], input=json.dumps(minify(VERSIONS)), capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout) == VERSIONS
