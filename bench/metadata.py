@@ -63,8 +63,12 @@ async def populate(data_dir: Path, packages: int, versions: int) -> str:
     return secret
 
 
+PINNED = "--pin" in sys.argv
+
+
 def pin(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+    """With --pin, servers run on core 0 and wrk on core 1; otherwise the OS schedules all three freely."""
+    return ["taskset", "-c", str(core)] if PINNED and shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
 def wait_for(url: str, headers: dict[str, str] | None = None) -> None:
@@ -85,8 +89,9 @@ def wrk(url: str, paths: list[str], headers: dict[str, str], duration: int, work
     lua_headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
     script.write_text(
         f"local paths = {{{lua_paths}}}\nlocal i = 0\n{lua_headers}\n"
-        "request = function()\n  i = i % #paths + 1\n  return wrk.format(\"GET\", paths[i])\nend\n"
-        "response = function(status, headers, body)\n  if status ~= 200 then print(status, body) wrk.thread:stop() end\nend\n"
+        'request = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n'
+        "response = function(status, headers, body)\n"
+        "  if status ~= 200 then print(status, body) wrk.thread:stop() end\nend\n"
     )
     command = [*pin(1), "wrk", "-t1", "-c32", f"-d{duration}s", "--latency", "-s", str(script), url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -107,6 +112,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--packages", type=int, default=40)
     parser.add_argument("--versions", type=int, default=25)
+    parser.add_argument("--pin", action="store_true", help="pin servers to core 0 and wrk to core 1")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -120,11 +126,20 @@ def main() -> None:
     auth = {"Authorization": "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()}
 
     broker_port, nginx_port = free_port(), free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(broker_port), "WORKERS": str(args.workers),
-           "SYNC_INTERVAL": "0", "LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "PORT": str(broker_port),
+        "WORKERS": str(args.workers),
+        "SYNC_INTERVAL": "0",
+        "LOG_LEVEL": "info",
+    }
     broker = subprocess.Popen(
         [*pin(0), sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     nginx = None
     try:
@@ -153,8 +168,10 @@ def main() -> None:
                 wrk(url, paths, auth, 2, work)  # warm up
                 results[(label, peer)] = wrk(url, paths, auth, args.duration, work)
 
-        print(f"\nmetadata benchmark: wrk -c32, {args.duration}s, {args.workers} worker process(es) each, "
-              f"{args.packages} packages x {args.versions} versions, same bytes from both")
+        print(
+            f"\nmetadata benchmark: wrk -c32, {args.duration}s, {args.workers} worker process(es) each, "
+            f"{args.packages} packages x {args.versions} versions, same bytes from both"
+        )
         print(f"{'request':<15} {'server':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for (label, peer), r in results.items():
             print(f"{label:<15} {peer:<8} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")

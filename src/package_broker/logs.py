@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
@@ -28,12 +29,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
+_request_logger = logging.getLogger("package_broker.request")
+_REQUEST_PREFIX = '"level": "info", "logger": "package_broker.request", "msg": "request", '
+_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_request_stream: TextIO | None = None
+
+
+def log_request(fields: dict[str, object]) -> None:
+    """Write the one JSON line of a request.
+
+    Straight to the stream once `configure` ran: the logging module's record machinery costs more than a
+    warm metadata request itself. Same line format as every other log line.
+    """
+    if not _request_logger.isEnabledFor(logging.INFO):
+        return
+    if _request_stream is None:
+        _request_logger.info("request", extra=fields)
+        return
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    _request_stream.write(f'{{"time": "{now}", {_REQUEST_PREFIX}{_encode(fields)[1:]}\n')
+
+
 def configure(level: str = "info") -> None:
     """Send the broker's logs to stdout as JSON lines. Safe to call more than once."""
+    global _request_stream
     logger = logging.getLogger("package_broker")
     logger.setLevel(level.upper())
     if not any(getattr(h, "_package_broker", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
+        _request_stream = sys.stdout
         handler.setFormatter(JsonFormatter())
         handler._package_broker = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

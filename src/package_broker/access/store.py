@@ -160,10 +160,22 @@ class TokenStore:
         await self.cache.put(key, data, token or False, ttl=_LOOKUP_TTL)
         return token
 
-    async def touch(self, token: Token) -> None:
-        """Record that the token was used; at most once per TOUCH_INTERVAL per process."""
+    def remembered_header(self, authorization: str) -> Token | None:
+        """The token behind an Authorization header this process already checked (cleared on any change)."""
+        found = self.cache.remembered(f"auth:{authorization}")
+        return found if isinstance(found, Token) else None
+
+    def remember_header(self, authorization: str, token: Token) -> None:
+        self.cache.remember(f"auth:{authorization}", token)
+
+    def due_for_touch(self, token: Token) -> bool:
+        """True when `last_used_at` should be written: at most once per TOUCH_INTERVAL per token and process."""
         now = self.clock.now()
         if now - self._touched.get(token.id, 0) < TOUCH_INTERVAL:
-            return
+            return False
         self._touched[token.id] = now
-        await self.db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+        return True
+
+    async def touch(self, token: Token) -> None:
+        """Record that the token was used now."""
+        await self.db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (self.clock.now(), token.id))

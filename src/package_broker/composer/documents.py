@@ -14,11 +14,13 @@ import gzip
 import json
 import re
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from ..cache import Cache
 from ..catalog.store import Catalog, VersionRow
 from .minifier import minify
+from .names import matches_prefix, naming_error
 
 #: Built documents stay in the shared key/value store this long (they are also dropped on every change).
 DOCUMENT_TTL = 24 * 3600
@@ -35,6 +37,8 @@ class Document:
     last_modified: int
     #: The base URL baked into absolute URLs inside `body`.
     base_url: str
+    #: `last_modified` as an HTTP date, formatted once instead of on every request.
+    last_modified_header: str
 
 
 def encode_json(data: Any) -> bytes:
@@ -43,11 +47,13 @@ def encode_json(data: Any) -> bytes:
 
 
 def make_document(body: bytes, last_modified: int, base_url: str) -> Document:
-    return Document(body, gzip.compress(body, compresslevel=6, mtime=0), last_modified, base_url)
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+    return Document(body, gzipped, last_modified, base_url, formatdate(last_modified, usegmt=True))
 
 
 def _from_cache(gzipped: bytes, metadata: dict[str, str]) -> Document:
-    return Document(gzip.decompress(gzipped), gzipped, int(metadata["lm"]), metadata["base"])
+    modified = int(metadata["lm"])
+    return Document(gzip.decompress(gzipped), gzipped, modified, metadata["base"], formatdate(modified, usegmt=True))
 
 
 def _tag_order(version_normalized: str) -> tuple[Any, ...]:
@@ -110,6 +116,8 @@ class Documents:
         document = await self.cache.get(key, _from_cache)
         if document is not None and document.base_url == base_url:
             return document
+        if naming_error(name) is not None:
+            return None
         package = await self.catalog.package(name)
         if package is None:
             return None
@@ -138,8 +146,6 @@ class Documents:
         key = f"root:{base_url}:{acl_modified_at}:{prefixes!r}:{index.modified_at}"
         document: Document | None = self.cache.remembered(key)
         if document is None:
-            from .names import matches_prefix
-
             visible = [n for n in index.names if matches_prefix(n, prefixes)]
             modified = max(index.modified_at, acl_modified_at)
             document = make_document(root_body(visible, base_url), modified, base_url)

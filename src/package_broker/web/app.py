@@ -7,6 +7,7 @@ request id, token id; never a secret).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
@@ -17,6 +18,7 @@ from ..access.auth import AuthError, authenticate
 from ..access.store import Token
 from ..broker import Broker
 from ..errors import BrokerError, Conflict, InvalidInput, NotFound
+from ..logs import log_request
 from . import api, composer, health
 from .http import Request, Response, error_response
 
@@ -43,7 +45,8 @@ class Context:
         self.token = await authenticate(
             self.request.headers.get("authorization"), self.request.host, self.broker.tokens, self.broker.clock.now()
         )
-        self.request.defer(self.broker.tokens.touch(self.token))
+        if self.broker.tokens.due_for_touch(self.token):
+            self.request.defer(self.broker.tokens.touch(self.token))
         return self.token
 
 
@@ -64,11 +67,14 @@ _EXACT: dict[tuple[str, str], Handler] = {
 class App:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        # Request ids: a random per-process prefix and a counter (cheaper than randomness per request).
+        self._id_prefix = secrets.token_hex(4)
+        self._ids = itertools.count(1)
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         incoming = request.headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else f"{self._id_prefix}{next(self._ids):08x}"
         ctx = Context(self.broker, request)
         try:
             response = await self._dispatch(ctx)
@@ -89,16 +95,15 @@ class App:
             response.headers.append(("content-length", str(len(response.body))))
         if request.method == "HEAD":
             response.body, response.stream = b"", None
-        log.info(
-            "request",
-            extra={
+        log_request(
+            {
                 "method": request.method,
                 "path": request.path,
                 "status": response.status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "request_id": request_id,
                 "token_id": ctx.token.id if ctx.token else None,
-            },
+            }
         )
         return response
 

@@ -57,7 +57,7 @@ def _check_visible(ctx: Context, name: str) -> None:
 def document_response(request: Request, document: Document) -> Response:
     """200 with the document (gzipped if accepted) or an empty 304 if the client's copy is current."""
     headers = [
-        ("last-modified", http_date(document.last_modified)),
+        ("last-modified", document.last_modified_header),
         ("cache-control", _METADATA_CACHE),
         ("vary", "Accept-Encoding, Authorization"),
     ]
@@ -83,8 +83,6 @@ async def packages_json(ctx: Context) -> Response:
 async def p2(ctx: Context, name: str, *, dev: bool) -> Response:
     if (early := await _authenticated(ctx)) is not None:
         return early
-    if naming_error(name) is not None:
-        return error_response(404, "Not Found", "No such package file.")
     _check_visible(ctx, name)
     document = await ctx.broker.documents.p2(name, dev=dev, base_url=ctx.base_url)
     if document is None:
