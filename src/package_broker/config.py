@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -104,8 +104,11 @@ class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     #: Seconds an in-process cache may serve before re-checking the shared key/value store.
     memo_seconds: int = 1
+    #: Seconds between scheduled syncs of a source (server scheduler and Worker cron alike); 0 = off.
+    sync_interval: int = DEFAULT_SYNC_INTERVAL
+    #: How long one scheduled run may keep starting new source syncs (keeps a cron run within limits).
+    sync_budget_seconds: int = 20
     log_level: str = "info"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -120,6 +123,8 @@ class Settings:
             base_url=_base_url(env.get("BASE_URL")),
             max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, minimum=1024),
             memo_seconds=_integer(env, "MEMO_SECONDS", 1),
+            sync_interval=_integer(env, "SYNC_INTERVAL", DEFAULT_SYNC_INTERVAL),
+            sync_budget_seconds=_integer(env, "SYNC_BUDGET_SECONDS", 20, minimum=1),
             log_level=level,
         )
 
@@ -144,7 +149,6 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     workers: int = 1
-    sync_interval: int = DEFAULT_SYNC_INTERVAL
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> ServerSettings:
@@ -168,5 +172,4 @@ class ServerSettings:
             host=env.get("HOST") or "127.0.0.1",
             port=_integer(env, "PORT", DEFAULT_PORT, minimum=1, maximum=65535),
             workers=_integer(env, "WORKERS", 1, minimum=1),
-            sync_interval=_integer(env, "SYNC_INTERVAL", DEFAULT_SYNC_INTERVAL),
         )

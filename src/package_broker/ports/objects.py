@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,9 @@ class StoredObject:
     info: ObjectInfo
     #: Call once to stream the bytes; each chunk is at most a few hundred KiB.
     open: Callable[[], AsyncIterator[bytes]]
+    #: The runtime's own handle on the body (an R2 `ReadableStream` on Workers), which the runtime's
+    #: edge may send as it is instead of iterating `open()` in Python. Opaque to the core.
+    native: Any = None
 
 
 class ObjectStore(Protocol):

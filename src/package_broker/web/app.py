@@ -94,7 +94,7 @@ class App:
         if response.stream is None:
             response.headers.append(("content-length", str(len(response.body))))
         if request.method == "HEAD":
-            response.body, response.stream = b"", None
+            response.body, response.stream, response.native = b"", None, None
         log_request(
             {
                 "method": request.method,

@@ -109,7 +109,7 @@ async def dist(ctx: Context, name: str, reference: str) -> Response:
     ]
     if "sha1" in info.metadata:
         headers.append(("etag", f'"{info.metadata["sha1"]}"'))
-    return Response(200, headers, stream=stored.open)
+    return Response(200, headers, stream=stored.open, native=stored.native)
 
 
 def _visible_names(ctx: Context, names: tuple[str, ...]) -> list[str]:

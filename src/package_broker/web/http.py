@@ -63,6 +63,9 @@ class Response:
     body: bytes = b""
     #: For large bodies (dists): chunks are sent as they come, `body` is ignored.
     stream: Callable[[], AsyncIterator[bytes]] | None = None
+    #: The same body as the runtime's own object (see StoredObject.native); the runtime may send it
+    #: instead of `stream`, so bytes never pass through Python.
+    native: Any = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()

@@ -12,6 +12,7 @@ import os
 import sys
 
 from ... import logs
+from ...config import Settings
 from ...sync.job import sync_due
 from ...web.app import App
 from .asgi import AsgiAdapter
@@ -45,7 +46,7 @@ def create_app() -> AsgiAdapter:
     async def shutdown(app: App) -> None:
         await app.broker.close()
 
-    interval = int(os.environ.get("SYNC_INTERVAL") or 300)
+    interval = Settings.from_mapping(os.environ).sync_interval
     return AsgiAdapter(factory, shutdown, [_scheduler(interval)] if interval > 0 else [])
 
 

@@ -1,0 +1,62 @@
+"""Converting values across the JavaScript boundary, explicitly.
+
+Pyodide's defaults do not fit the bindings: Python `None` becomes `undefined` (D1 refuses it; it wants
+`null`), dicts become `Map`s (bindings want plain objects), JS `null` comes back as `jsnull`, not `None`.
+Every adapter goes through these helpers, which tests/worker/ffi.test.mjs checks one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from js import JSON, Object, Uint8Array
+from pyodide.ffi import JsProxy, jsnull, to_js
+
+
+def js_value(value: Any) -> Any:
+    """A Python scalar for a binding argument: None -> null, bool -> 0/1 (SQLite), others as they are."""
+    if value is None:
+        return jsnull
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def js_object(mapping: dict[str, Any]) -> Any:
+    """A plain JS object (not a Map) from a dict, nested dicts included; None values become null."""
+    return to_js(
+        {k: (jsnull if v is None else v) for k, v in mapping.items()},
+        dict_converter=Object.fromEntries,
+    )
+
+
+def js_array(items: list[Any]) -> Any:
+    return to_js(items, dict_converter=Object.fromEntries)
+
+
+def from_js_json(value: Any) -> Any:
+    """Plain JS data (rows, metadata) to Python via JSON: null -> None, integral numbers -> int."""
+    if value is None or value is jsnull:
+        return None
+    text = JSON.stringify(value)
+    return None if text is None else json.loads(text)
+
+
+def is_null(value: Any) -> bool:
+    """True for JS null/undefined as Pyodide hands them over (None or jsnull)."""
+    return value is None or value is jsnull
+
+
+def to_uint8(data: bytes | bytearray | memoryview) -> Any:
+    """Copy Python bytes into a new JS Uint8Array."""
+    array = Uint8Array.new(len(data))
+    array.assign(data)
+    return array
+
+
+def to_bytes(buffer: Any) -> bytes:
+    """Copy a JS ArrayBuffer or typed array into Python bytes."""
+    if isinstance(buffer, JsProxy):
+        return bytes(buffer.to_bytes())
+    return bytes(buffer)

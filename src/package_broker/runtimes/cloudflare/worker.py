@@ -1,0 +1,110 @@
+"""The Worker's application: the core wired to D1, KV, R2 and fetch, built once per isolate on first use.
+
+Nothing happens at import time (workerd forbids I/O and randomness there). `fetch` and `scheduled`
+are what src/entry.py delegates to; they differ from the server only in these adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ... import logs
+from ...broker import Broker, Ports
+from ...config import Settings
+from ...ports import SystemClock
+from ...sync.job import sync_due
+from ...web.app import App
+from .bridge import core_request, js_response
+from .d1 import D1Database
+from .fetch import FetchHttpClient
+from .kv import WorkersKVStore
+from .r2 import R2ObjectStore
+
+log = logging.getLogger("package_broker.worker")
+
+#: Binding names, as declared in wrangler.toml.
+DB_BINDING = "DB"
+KV_BINDING = "PACKAGE_BROKER_KV"
+R2_BINDING = "ARTIFACTS"
+#: Plain-text vars (and the ENCRYPTION_KEY secret) read from the environment.
+VARIABLES = (
+    "ENCRYPTION_KEY",
+    "BASE_URL",
+    "LOG_LEVEL",
+    "MAX_UPLOAD_BYTES",
+    "MEMO_SECONDS",
+    "SYNC_INTERVAL",
+    "SYNC_BUDGET_SECONDS",
+)
+
+_app: App | None = None
+
+
+def _raw(env: Any) -> Any:
+    """The JS env object, also when the workers SDK wrapped it (`_EnvWrapper` keeps it as `_env`)."""
+    return getattr(env, "_env", env)
+
+
+def _binding(env: Any, name: str) -> Any:
+    binding = getattr(env, name, None)
+    if binding is None:
+        raise RuntimeError(f"the {name} binding is missing: declare it in wrangler.toml (see README)")
+    return getattr(binding, "_binding", binding)
+
+
+def _variables(env: Any) -> dict[str, str]:
+    found = {}
+    for name in VARIABLES:
+        value = getattr(env, name, None)
+        if isinstance(value, str):
+            found[name] = value
+    return found
+
+
+def build(env: Any) -> App:
+    """Wire the core to this environment's bindings."""
+    raw = _raw(env)
+    variables = _variables(raw)
+    logs.configure(variables.get("LOG_LEVEL", "info"))
+    settings = Settings.from_mapping(variables)
+    ports = Ports(
+        db=D1Database(_binding(raw, DB_BINDING)),
+        kv=WorkersKVStore(_binding(raw, KV_BINDING)),
+        objects=R2ObjectStore(_binding(raw, R2_BINDING)),
+        clock=SystemClock(),
+        http=FetchHttpClient(),
+        git=None,
+        runtime="workers",
+    )
+    return App(Broker(settings, ports))
+
+
+def app_for(env: Any) -> App:
+    global _app
+    if _app is None:
+        _app = build(env)
+    return _app
+
+
+async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
+    app = app_for(env)
+    response = await app.handle(core_request(request, ctx.waitUntil))
+    return js_response(response)
+
+
+async def handle_scheduled(controller: Any, env: Any, ctx: Any) -> None:
+    """The Cron Trigger: sync the sources that are due, within a time budget."""
+    broker = app_for(env).broker
+    started = time.perf_counter()
+    reports = await sync_due(broker, broker.settings.sync_interval, budget_seconds=broker.settings.sync_budget_seconds)
+    log.info(
+        "cron finished",
+        extra={
+            "event": "cron",
+            "cron": str(getattr(controller, "cron", "")),
+            "synced": len(reports),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )

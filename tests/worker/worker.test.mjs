@@ -1,0 +1,214 @@
+// The Worker end to end inside the offline harness: real src/entry.py, real workers SDK, real Pyodide,
+// Miniflare's D1/KV/R2. Run with `npm run test:worker` (scripts/test runs it).
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import { createHarness } from "./harness.mjs";
+import { makeZip } from "./zip.mjs";
+
+const BASE = "http://broker.test";
+const basic = (secret, user = "token") => ({ authorization: "Basic " + btoa(`${user}:${secret}`) });
+const sha1 = (bytes) => createHash("sha1").update(bytes).digest("hex");
+
+let h;
+let reader;
+let writer;
+
+before(async () => {
+  h = await createHarness();
+  await h.migrate();
+  reader = await h.createToken("readonly");
+  writer = await h.createToken("write");
+});
+after(async () => h?.dispose());
+
+async function upload(files, { version, secret = writer } = {}) {
+  const query = version ? `?version=${encodeURIComponent(version)}` : "";
+  const body = makeZip(files);
+  const response = await h.fetch(`${BASE}/api/artifacts${query}`, {
+    method: "POST",
+    headers: { ...basic(secret), "content-type": "application/zip" },
+    body,
+  });
+  return { response, body };
+}
+
+const lib = (version, text) => ({
+  "composer.json": JSON.stringify({ name: "acme/worker-lib", description: "Worker lib", version }),
+  "src/A.php": `<?php // ${text}`,
+});
+
+describe("runtime", () => {
+  test("runs Cloudflare's Python 3.13.2 in Pyodide 0.28.2", async () => {
+    assert.match(await h.runPython("import sys; sys.version"), /^3\.13\.2/);
+    assert.equal(await h.runPython("import pyodide; pyodide.__version__"), "0.28.2");
+  });
+
+  test("entry.py imports nothing with native code (no pydantic on the Composer path)", async () => {
+    const loaded = await h.runPython("import sys; sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'httpx', 'aiosqlite', 'granian', 'cryptography'))");
+    assert.deepEqual(loaded.toJs(), []);
+  });
+});
+
+describe("migrations", () => {
+  test("are recorded in wrangler's d1_migrations ledger and not applied twice", async () => {
+    assert.deepEqual(await h.migrate(), []);
+    const rows = await h.env.DB.prepare("SELECT name FROM d1_migrations ORDER BY id").all();
+    assert.deepEqual(rows.results.map((r) => r.name), ["0001_initial.sql"]);
+  });
+});
+
+describe("composer endpoints", () => {
+  test("/health checks D1, KV and R2", async () => {
+    const response = await h.fetch(`${BASE}/health`);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), {
+      status: "ok",
+      version: "0.1.0",
+      runtime: "workers",
+      checks: { database: "ok", cache: "ok", storage: "ok" },
+    });
+  });
+
+  test("refuses missing, malformed and unknown tokens with a warning Composer prints", async () => {
+    const cases = [
+      [{}, "missing"],
+      [basic("hunter2"), "malformed"],
+      [basic(writer, "admin"), "malformed"],
+      [basic("pkb_" + "A".repeat(36) + "000000"), "malformed"],
+    ];
+    for (const [headers, reason] of cases) {
+      const response = await h.fetch(`${BASE}/packages.json`, { headers });
+      assert.equal(response.status, 401);
+      assert.equal(response.headers.get("content-type"), "application/json");
+      const body = await response.json();
+      assert.equal(body.reason, reason);
+      assert.ok(body.warning.length > 20);
+    }
+  });
+
+  test("publishes a zip to R2 and serves p2 metadata, 304s and the dist", async () => {
+    const { response, body } = await upload(lib("1.0.0", "one"));
+    assert.equal(response.status, 201, await response.clone().text());
+    const published = await response.json();
+    assert.equal(published.shasum, sha1(body));
+
+    const root = await h.fetch(`${BASE}/packages.json`, { headers: basic(reader) });
+    assert.deepEqual((await root.json())["available-packages"], ["acme/worker-lib"]);
+
+    const p2 = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { headers: basic(reader) });
+    assert.equal(p2.status, 200);
+    assert.equal(p2.headers.get("cache-control"), "private, no-cache");
+    const version = (await p2.json()).packages["acme/worker-lib"][0];
+    assert.equal(version.version, "1.0.0");
+    assert.equal(version.dist.url, `${BASE}/dists/acme/worker-lib/${sha1(body)}.zip`);
+
+    const again = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, {
+      headers: { ...basic(reader), "if-modified-since": p2.headers.get("last-modified") },
+    });
+    assert.equal(again.status, 304);
+    assert.equal((await again.arrayBuffer()).byteLength, 0);
+
+    const dist = await h.fetch(version.dist.url, { headers: basic(reader) });
+    assert.equal(dist.status, 200);
+    assert.equal(dist.headers.get("content-type"), "application/zip");
+    const bytes = Buffer.from(await dist.arrayBuffer());
+    assert.equal(sha1(bytes), version.dist.shasum);
+  });
+
+  test("serves pre-gzipped JSON untouched (encodeBody manual)", async () => {
+    const response = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, {
+      headers: { ...basic(reader), "accept-encoding": "gzip" },
+    });
+    assert.equal(response.headers.get("content-encoding"), "gzip");
+    const json = JSON.parse(gunzipSync(Buffer.from(await response.arrayBuffer())).toString());
+    assert.equal(json.minified, "composer/2.0");
+  });
+
+  test("a readonly token cannot publish; bad archives are refused", async () => {
+    const { response } = await upload(lib("9.9.9", "x"), { secret: reader });
+    assert.equal(response.status, 403);
+    const notZip = await h.fetch(`${BASE}/api/artifacts`, {
+      method: "POST",
+      headers: { ...basic(writer), "content-type": "application/zip" },
+      body: "not a zip",
+    });
+    assert.equal(notZip.status, 422);
+    assert.match((await notZip.json()).warning, /not a zip archive/);
+  });
+
+  test("unknown packages are a 404, HEAD has no body, Composer 1 gets 406", async () => {
+    assert.equal((await h.fetch(`${BASE}/p2/acme/nothing.json`, { headers: basic(reader) })).status, 404);
+    const head = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { method: "HEAD", headers: basic(reader) });
+    assert.equal(head.status, 200);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    const old = await h.fetch(`${BASE}/packages.json`, { headers: { ...basic(reader), "user-agent": "Composer/1.10.1" } });
+    assert.equal(old.status, 406);
+  });
+
+  test("streams a 24 MB dist from R2 with the right length and checksum", async () => {
+    const big = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const { response, body } = await upload({
+      "composer.json": JSON.stringify({ name: "acme/worker-big", version: "1.0.0" }),
+      "data.bin": big,
+    });
+    assert.equal(response.status, 201, await response.clone().text());
+    const dist = await h.fetch(`${BASE}/dists/acme/worker-big/${sha1(body)}.zip`, { headers: basic(reader) });
+    assert.equal(dist.status, 200);
+    assert.equal(Number(dist.headers.get("content-length")), body.length);
+    let received = 0;
+    const hash = createHash("sha1");
+    for await (const chunk of dist.body) {
+      received += chunk.length;
+      hash.update(chunk);
+    }
+    assert.equal(received, body.length);
+    assert.equal(hash.digest("hex"), sha1(body));
+  });
+});
+
+describe("KV caching", () => {
+  test("built metadata is cached in KV with a TTL and the generation it was built under", async () => {
+    await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { headers: basic(reader) });
+    const listed = await h.env.PACKAGE_BROKER_KV.list({ prefix: "p2:acme/worker-lib" });
+    const entry = listed.keys.find((k) => k.name === "p2:acme/worker-lib");
+    assert.ok(entry, JSON.stringify(listed.keys));
+    const now = Date.now() / 1000;
+    assert.ok(entry.expiration > now + 3600 && entry.expiration <= now + 24 * 3600 + 5, String(entry.expiration));
+    const generation = await h.env.PACKAGE_BROKER_KV.get("generation");
+    assert.equal(entry.metadata.g, generation);
+    assert.match(entry.metadata.lm, /^\d+$/);
+  });
+
+  test("a new version invalidates the cached document everywhere", async () => {
+    const before = await h.env.PACKAGE_BROKER_KV.get("generation");
+    const { response } = await upload(lib("1.1.0", "two"));
+    assert.equal(response.status, 201);
+    assert.notEqual(await h.env.PACKAGE_BROKER_KV.get("generation"), before);
+    const p2 = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { headers: basic(reader) });
+    const versions = (await p2.json()).packages["acme/worker-lib"].map((v) => v.version);
+    assert.deepEqual(versions, ["1.1.0", "1.0.0"]);
+  });
+
+  test("token look-ups are cached in KV with a short TTL", async () => {
+    const listed = await h.env.PACKAGE_BROKER_KV.list({ prefix: "token:" });
+    assert.ok(listed.keys.length >= 1);
+    for (const key of listed.keys) assert.ok(key.expiration - Date.now() / 1000 <= 300 + 5);
+  });
+});
+
+describe("logs", () => {
+  test("one JSON line per request, with the token id and never the token", async () => {
+    const marker = `trace-${Date.now()}`;
+    await h.fetch(`${BASE}/packages.json`, { headers: { ...basic(reader), "x-request-id": marker } });
+    const lines = h.logs.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const mine = lines.filter((l) => l.request_id === marker);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0].path, "/packages.json");
+    assert.match(mine[0].token_id, /^tok_/);
+    assert.ok(!h.logs.some((l) => l.includes(reader) || l.includes(writer)));
+  });
+});
