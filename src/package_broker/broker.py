@@ -12,7 +12,10 @@ from .cache import Cache
 from .catalog.store import Catalog
 from .composer.documents import Documents
 from .config import Settings
+from .crypto.credentials import seal_json, unseal_json
+from .errors import ConfigError
 from .ports import Clock, Database, GitReader, HttpClient, KVStore, ObjectStore, SystemClock
+from .ports.cipher import Cipher
 from .sources.store import SourceStore
 
 T = TypeVar("T")
@@ -33,6 +36,8 @@ class Ports:
     clock: Clock = SystemClock()
     http: HttpClient | None = None
     git: GitReader | None = None
+    #: AES-256-GCM for upstream credentials; None where the runtime cannot provide it.
+    cipher: Cipher | None = None
     #: Runs blocking CPU work (zip checks): a thread on the server, inline on Workers.
     offload: Callable[[Callable[[], Any]], Awaitable[Any]] = run_inline
     #: "server" or "workers", shown in /health and in sync messages.
@@ -55,6 +60,18 @@ class Broker:
     @property
     def clock(self) -> Clock:
         return self.ports.clock
+
+    def _cipher(self) -> Cipher:
+        if self.ports.cipher is None:
+            raise ConfigError("ENCRYPTION_KEY", f"the {self.ports.runtime} runtime has no AES-GCM implementation")
+        return self.ports.cipher
+
+    async def seal_credentials(self, values: dict[str, str]) -> str:
+        """Encrypt upstream credentials for storage (never stored or logged in clear)."""
+        return await seal_json(self._cipher(), self.settings.key_bytes(), values)
+
+    async def open_credentials(self, sealed: str) -> dict[str, str]:
+        return await unseal_json(self._cipher(), self.settings.key_bytes(), sealed)
 
     async def close(self) -> None:
         await self.ports.db.close()

@@ -13,7 +13,6 @@ import pytest
 
 from package_broker.broker import Broker
 from package_broker.composer.minifier import expand
-from package_broker.crypto.credentials import seal_json
 from package_broker.sync.job import sync_all, sync_source
 from tests.conftest import Client, basic, require_tool
 from tests.helpers import Repo, git, php_package
@@ -25,7 +24,7 @@ def _git() -> None:
 
 
 async def add_source(broker: Broker, url: str, credentials: dict[str, str] | None = None) -> str:
-    sealed = seal_json(broker.settings.key_bytes(), credentials) if credentials else None
+    sealed = await broker.seal_credentials(credentials) if credentials else None
     return (await broker.sources.add("git", url, sealed)).id
 
 

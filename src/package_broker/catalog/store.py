@@ -56,6 +56,8 @@ class DistRow:
     object_key: str
     shasum: str
     size: int
+    #: Where a mirrored archive was downloaded from (None for git archives and uploads).
+    upstream_url: str | None = None
 
 
 def dist_key(package: str, reference: str) -> str:
@@ -103,8 +105,18 @@ class Catalog:
 
     async def dist(self, package: str, reference: str) -> DistRow | None:
         row = await self.db.fetch_one(
-            "SELECT package, reference, object_key, shasum, size FROM dists WHERE package = ? AND reference = ?",
+            "SELECT package, reference, object_key, shasum, size, upstream_url FROM dists "
+            "WHERE package = ? AND reference = ?",
             (package, reference),
+        )
+        return DistRow(**row) if row else None
+
+    async def dist_from(self, package: str, upstream_url: str) -> DistRow | None:
+        """The archive already mirrored from `upstream_url`, if any."""
+        row = await self.db.fetch_one(
+            "SELECT package, reference, object_key, shasum, size, upstream_url FROM dists "
+            "WHERE package = ? AND upstream_url = ? ORDER BY created_at LIMIT 1",
+            (package, upstream_url),
         )
         return DistRow(**row) if row else None
 
@@ -199,9 +211,17 @@ class Catalog:
     async def add_dist(self, dist: DistRow) -> None:
         """Record a stored archive. Idempotent: the first record for a (package, reference) wins."""
         await self.db.execute(
-            "INSERT INTO dists (package, reference, object_key, shasum, size, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (package, reference) DO NOTHING",
-            (dist.package, dist.reference, dist.object_key, dist.shasum, dist.size, self.clock.now()),
+            "INSERT INTO dists (package, reference, object_key, shasum, size, upstream_url, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (package, reference) DO NOTHING",
+            (
+                dist.package,
+                dist.reference,
+                dist.object_key,
+                dist.shasum,
+                dist.size,
+                dist.upstream_url,
+                self.clock.now(),
+            ),
         )
 
     async def count_downloads(self, downloads: list[tuple[str, str]]) -> None:

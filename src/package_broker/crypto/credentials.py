@@ -2,8 +2,7 @@
 
 A sealed value reads `v1.<key id>.<base64url(nonce | ciphertext | tag)>`. The key id (first 8 hex digits
 of SHA-256 of the key) names the key that sealed it, so a rotated key can be told apart from a wrong one.
-The cipher comes from `cryptography` on the server; on Workers, where that package cannot load, a later
-adapter provides WebCrypto (see DESIGN.md §5).
+The cipher itself is a port (`cryptography` on the server, WebCrypto on Workers).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import json
 import secrets
 
 from ..errors import ConfigError
+from ..ports.cipher import Cipher
 
 VERSION = "v1"
 
@@ -22,27 +22,19 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
 
-def _aesgcm(key: bytes):  # type: ignore[no-untyped-def]
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(key)
-
-
-def seal(key: bytes, plaintext: bytes) -> str:
+async def seal(cipher: Cipher, key: bytes, plaintext: bytes) -> str:
     """Encrypt `plaintext` with a fresh random nonce."""
     nonce = secrets.token_bytes(12)
-    box = _aesgcm(key).encrypt(nonce, plaintext, VERSION.encode())
+    box = await cipher.encrypt(key, nonce, plaintext, VERSION.encode())
     return f"{VERSION}.{key_id(key)}.{base64.urlsafe_b64encode(nonce + box).decode().rstrip('=')}"
 
 
-def open_sealed(key: bytes, sealed: str) -> bytes:
+async def unseal(cipher: Cipher, key: bytes, sealed: str) -> bytes:
     """Decrypt a value made by `seal`.
 
     Raises:
         ConfigError: the value was sealed under another ENCRYPTION_KEY, or it was tampered with.
     """
-    from cryptography.exceptions import InvalidTag
-
     version, kid, payload = (sealed.split(".", 2) + ["", ""])[:3]
     if version != VERSION:
         raise ConfigError("ENCRYPTION_KEY", f"cannot read credentials sealed with format {version!r}")
@@ -54,17 +46,17 @@ def open_sealed(key: bytes, sealed: str) -> bytes:
         )
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     try:
-        return bytes(_aesgcm(key).decrypt(raw[:12], raw[12:], VERSION.encode()))
-    except InvalidTag:
+        return await cipher.decrypt(key, raw[:12], raw[12:], VERSION.encode())
+    except ValueError:
         raise ConfigError(
             "ENCRYPTION_KEY", "stored credentials failed authentication (tampered or wrong key)"
         ) from None
 
 
-def seal_json(key: bytes, value: dict[str, str]) -> str:
-    return seal(key, json.dumps(value).encode())
+async def seal_json(cipher: Cipher, key: bytes, value: dict[str, str]) -> str:
+    return await seal(cipher, key, json.dumps(value).encode())
 
 
-def open_json(key: bytes, sealed: str) -> dict[str, str]:
-    value: dict[str, str] = json.loads(open_sealed(key, sealed))
+async def unseal_json(cipher: Cipher, key: bytes, sealed: str) -> dict[str, str]:
+    value: dict[str, str] = json.loads(await unseal(cipher, key, sealed))
     return value

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..artifacts.zips import sha1_of
 from ..broker import Broker
-from ..catalog.store import DistRow, PackageRow, VersionRow, dist_key, dist_path
+from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
 from ..composer.manifest import parse_manifest, version_object
 from ..composer.versions import RefVersion, branch_version, is_dev, tag_version
-from ..crypto.credentials import open_json
 from ..errors import BrokerError, SourceError
 from ..ports import GitReader, GitRef
+from .report import SyncReport
 from .store import Source
 
 
@@ -32,17 +32,6 @@ class RefOutcome:
     ref: GitRef
     row: VersionRow | None = None
     reason: str | None = None
-
-
-@dataclass
-class SyncReport:
-    source_id: str
-    status: str
-    message: str | None = None
-    package: str | None = None
-    versions: int = 0
-    changed: bool = False
-    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def public_source(url: str) -> dict[str, str] | None:
@@ -70,15 +59,15 @@ class GitSync:
         self.source = source
         self.git = git
 
-    def _credentials(self) -> tuple[str, str] | None:
+    async def _credentials(self) -> tuple[str, str] | None:
         if not self.source.credentials:
             return None
-        values = open_json(self.broker.settings.key_bytes(), self.source.credentials)
+        values = await self.broker.open_credentials(self.source.credentials)
         return values["username"], values["password"]
 
     async def run(self) -> SyncReport:
         url = self.source.url
-        await self.git.fetch(url, self._credentials())
+        await self.git.fetch(url, await self._credentials())
         refs, default_branch = await self.git.refs(url)
         if not refs:
             raise SourceError("the repository has no branches or tags; nothing was changed")
@@ -229,6 +218,3 @@ class GitSync:
 def _summary(skipped: list[tuple[str, str]]) -> str:
     shown = "; ".join(f"{ref}: {reason}" for ref, reason in skipped[:5])
     return shown + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-
-
-__all__ = ["GitSync", "PackageRow", "SyncReport", "public_source"]

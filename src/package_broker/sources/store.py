@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -9,12 +10,12 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ports import Clock, Database
 
-KINDS = ("git", "artifact")
+KINDS = ("git", "composer", "artifact")
 #: The one source that owns uploaded archives.
 UPLOADS_URL = "upload"
 #: A sync holding the lease longer than this is presumed dead and may be taken over.
 LEASE_SECONDS = 15 * 60
-_COLUMNS = "id, kind, url, credentials, status, status_message, last_synced_at, created_at, updated_at"
+_COLUMNS = "id, kind, url, credentials, options, status, status_message, last_synced_at, created_at, updated_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class Source:
     url: str
     #: Encrypted upstream credentials (see package_broker.crypto), or None.
     credentials: str | None
+    #: Kind-specific options as JSON (e.g. the packages a Composer source mirrors), or None.
+    options: str | None
     status: str
     status_message: str | None
     last_synced_at: int | None
@@ -34,13 +37,18 @@ class Source:
     def from_row(cls, row: dict[str, Any]) -> Source:
         return cls(**row)
 
+    def option(self, name: str) -> Any:
+        return (json.loads(self.options) if self.options else {}).get(name)
+
 
 class SourceStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
 
-    async def add(self, kind: str, url: str, credentials: str | None = None) -> Source:
+    async def add(
+        self, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
+    ) -> Source:
         """Register a source. Raises Conflict if the same kind and URL is already registered."""
         if kind not in KINDS:
             raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
@@ -49,9 +57,9 @@ class SourceStore:
         now = self.clock.now()
         source_id = "src_" + secrets.token_hex(5)
         await self.db.execute(
-            "INSERT INTO sources (id, kind, url, credentials, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (source_id, kind, url, credentials, now, now),
+            "INSERT INTO sources (id, kind, url, credentials, options, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (source_id, kind, url, credentials, json.dumps(options) if options else None, now, now),
         )
         return await self.get(source_id)
 
@@ -101,7 +109,8 @@ class SourceStore:
     async def refs(self, source_id: str) -> dict[str, dict[str, Any]]:
         """Return what the last sync recorded per ref: commit, status, reason, package, version."""
         rows = await self.db.fetch_all(
-            "SELECT ref, commit_sha, status, reason, package, version_normalized FROM source_refs WHERE source_id = ?",
+            "SELECT ref, commit_sha, status, reason, package, version_normalized, last_modified FROM source_refs "
+            "WHERE source_id = ?",
             (source_id,),
         )
         return {row["ref"]: row for row in rows}

@@ -12,14 +12,16 @@ import time
 
 from ..broker import Broker
 from ..errors import BrokerError
-from ..sources.git import GitSync, SyncReport
+from ..sources.composer_repo import ComposerRepositorySync
+from ..sources.git import GitSync
+from ..sources.report import SyncReport
 from ..sources.store import Source
 
 log = logging.getLogger("package_broker.sync")
 
 
-async def sync_source(broker: Broker, source: Source) -> SyncReport:
-    """Sync one source and record the outcome on it."""
+async def sync_source(broker: Broker, source: Source, *, budget_seconds: float | None = None) -> SyncReport:
+    """Sync one source and record the outcome on it. `budget_seconds` bounds slow work (downloads)."""
     if source.kind == "artifact":
         return SyncReport(source.id, "ok", "uploads need no sync")
     if not await broker.sources.acquire(source.id):
@@ -32,6 +34,10 @@ async def sync_source(broker: Broker, source: Source) -> SyncReport:
                     "not have; sync this source from a self-hosted server"
                 )
             report = await GitSync(broker, source, broker.ports.git).run()
+        elif source.kind == "composer":
+            if broker.ports.http is None:
+                raise BrokerError(f"the {broker.ports.runtime} runtime has no HTTP client")
+            report = await ComposerRepositorySync(broker, source, broker.ports.http, budget_seconds).run()
         else:
             raise BrokerError(f"source kind {source.kind!r} cannot be synced by this version")
     except BrokerError as exc:
@@ -76,19 +82,20 @@ async def sync_due(broker: Broker, interval: int, *, budget_seconds: float | Non
     )
     reports = []
     for row in rows:
-        if budget_seconds is not None and time.perf_counter() - started > budget_seconds:
+        remaining = None if budget_seconds is None else budget_seconds - (time.perf_counter() - started)
+        if remaining is not None and remaining <= 0:
             break
-        reports.append(await sync_source(broker, await broker.sources.get(row["id"])))
-    if reports:
-        log.info(
-            "scheduled sync finished",
-            extra={
-                "event": "sync",
-                "sources": len(reports),
-                "due": len(rows),
-                "changed": sum(r.changed for r in reports),
-                "errors": sum(r.status == "error" for r in reports),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
+        reports.append(await sync_source(broker, await broker.sources.get(row["id"]), budget_seconds=remaining))
+    # One line per run, also when nothing was due: it shows the schedule is alive.
+    log.info(
+        "scheduled sync finished",
+        extra={
+            "event": "sync",
+            "sources": len(reports),
+            "due": len(rows),
+            "changed": sum(r.changed for r in reports),
+            "errors": sum(r.status == "error" for r in reports),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
     return reports

@@ -7,7 +7,6 @@ are what src/entry.py delegates to; they differ from the server only in these ad
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from ... import logs
@@ -21,6 +20,7 @@ from .d1 import D1Database
 from .fetch import FetchHttpClient
 from .kv import WorkersKVStore
 from .r2 import R2ObjectStore
+from .webcrypto import WebCryptoCipher
 
 log = logging.getLogger("package_broker.worker")
 
@@ -76,6 +76,7 @@ def build(env: Any) -> App:
         clock=SystemClock(),
         http=FetchHttpClient(),
         git=None,
+        cipher=WebCryptoCipher(),
         runtime="workers",
     )
     return App(Broker(settings, ports))
@@ -95,16 +96,6 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
 
 
 async def handle_scheduled(controller: Any, env: Any, ctx: Any) -> None:
-    """The Cron Trigger: sync the sources that are due, within a time budget."""
+    """The Cron Trigger: sync the sources that are due, within SYNC_BUDGET_SECONDS (logs one JSON line)."""
     broker = app_for(env).broker
-    started = time.perf_counter()
-    reports = await sync_due(broker, broker.settings.sync_interval, budget_seconds=broker.settings.sync_budget_seconds)
-    log.info(
-        "cron finished",
-        extra={
-            "event": "cron",
-            "cron": str(getattr(controller, "cron", "")),
-            "synced": len(reports),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-        },
-    )
+    await sync_due(broker, broker.settings.sync_interval, budget_seconds=broker.settings.sync_budget_seconds)

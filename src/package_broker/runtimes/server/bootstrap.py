@@ -16,6 +16,7 @@ from ...broker import Broker, Ports
 from ...config import ServerSettings, Settings
 from ...errors import ConfigError
 from ...ports import SystemClock
+from .cipher import CryptographyCipher
 from .filesystem import FilesystemObjectStore
 from .git_cli import GitCliReader
 from .httpx_client import HttpxHttpClient
@@ -103,6 +104,7 @@ async def build_broker(env: Mapping[str, str]) -> Broker:
         clock=SystemClock(),
         http=http,
         git=GitCliReader(str(Path(server.data_dir) / "git")),
+        cipher=CryptographyCipher(),
         offload=_in_thread,
         runtime="server",
         closers=[http.aclose, *([kv.aclose] if hasattr(kv, "aclose") else [])],

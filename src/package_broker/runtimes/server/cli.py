@@ -23,7 +23,6 @@ import click
 from ... import __version__, logs
 from ...artifacts.publish import publish_archive
 from ...broker import Broker
-from ...crypto.credentials import seal_json
 from ...errors import BrokerError, ConfigError
 from ...sync.job import sync_all, sync_source
 from .bootstrap import build_broker, load_settings, migrate
@@ -245,7 +244,7 @@ def token_revoke(token_id: str) -> None:
 
 @main.group()
 def source() -> None:
-    """Register package sources (plain git repositories for now)."""
+    """Register package sources: git repositories and Composer repositories to mirror."""
 
 
 def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -259,30 +258,54 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 
 
 @source.command("add")
-@click.argument("kind", type=click.Choice(["git"]))
+@click.argument("kind", type=click.Choice(["git", "composer"]))
 @click.argument("url")
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    help="composer: mirror only these packages (repeatable); default: all it lists.",
+)
+@click.option("--username", help="Upstream user (or put user:password@ in an https URL).")
+@click.option("--password-env", metavar="VAR", help="Read the upstream password or token from this variable.")
 @click.option("--no-sync", is_flag=True, help="Only register it; the next scheduled sync reads it.")
-def source_add(kind: str, url: str, no_sync: bool) -> None:
-    """Add a git repository: a local path, file://, https:// (user:token@ is stored encrypted) or SSH URL."""
-    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
+def source_add(
+    kind: str, url: str, packages: tuple[str, ...], username: str | None, password_env: str | None, no_sync: bool
+) -> None:
+    """Add a source.
+
+    \b
+    git URL       a git repository: a local path, file://, https:// or an SSH URL
+    composer URL  another Composer 2 repository to mirror (Satis, Private Packagist, another broker)
+
+    Credentials are stored encrypted with ENCRYPTION_KEY and never printed.
+    """
+    if kind == "git" and "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
         path = Path(url).expanduser()
         if not path.exists():
             _fail(f"{url} is neither a URL nor an existing directory")
         url = str(path.resolve())
     url, credentials = _split_credentials(url)
+    if password_env:
+        secret = os.environ.get(password_env)
+        if not secret:
+            _fail(f"--password-env {password_env}: that variable is empty or not set")
+        credentials = (username or (credentials[0] if credentials else ""), secret)
+    values: dict[str, str] | None = None
+    if credentials:
+        values = {"username": credentials[0], "password": credentials[1]}
+        if kind == "composer" and not credentials[0]:
+            values = {"token": credentials[1]}
+    options = {"packages": [p.lower() for p in packages]} if packages else None
 
     async def work(broker: Broker) -> Any:
-        sealed = (
-            seal_json(broker.settings.key_bytes(), {"username": credentials[0], "password": credentials[1]})
-            if credentials
-            else None
-        )
-        added = await broker.sources.add(kind, url, sealed)
+        sealed = await broker.seal_credentials(values) if values else None
+        added = await broker.sources.add(kind, url, sealed, options)
         report = None if no_sync else await sync_source(broker, added)
         return added, report
 
     added, report = _run(work)
-    click.echo(f"Added {added.id}: {kind} {added.url}" + (" (credentials stored encrypted)" if credentials else ""))
+    click.echo(f"Added {added.id}: {kind} {added.url}" + (" (credentials stored encrypted)" if values else ""))
     if report is not None:
         click.echo(f"Sync: {report.status}: {report.message}")
         if report.status == "error":

@@ -1,0 +1,150 @@
+"""Mirroring a Composer 2 repository (a real one served over HTTP from real zips) on the server runtime."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from package_broker.broker import Broker
+from package_broker.composer.minifier import expand
+from package_broker.sync.job import sync_source
+from tests.conftest import Client, basic
+from tests.fixtures.composer_repo import ComposerRepository
+
+
+def files(name: str, text: str) -> dict[str, Any]:
+    return {"composer.json": {"name": name, "description": f"{name} upstream"}, "src/A.php": f"<?php // {text}"}
+
+
+@pytest.fixture
+def upstream() -> Iterator[ComposerRepository]:
+    repo = ComposerRepository().start()
+    yield repo
+    repo.stop()
+
+
+async def add(broker: Broker, url: str, credentials: dict[str, str] | None = None, **options: Any) -> str:
+    sealed = await broker.seal_credentials(credentials) if credentials else None
+    return (await broker.sources.add("composer", url, sealed, options or None)).id
+
+
+async def sync(broker: Broker, source_id: str, budget: float | None = None) -> Any:
+    return await sync_source(broker, await broker.sources.get(source_id), budget_seconds=budget)
+
+
+async def served(client: Client, secret: str, name: str, dev: bool = False) -> dict[str, dict[str, Any]]:
+    response, body = await client.request("GET", f"/p2/{name}{'~dev' if dev else ''}.json", headers=basic(secret))
+    assert response.status == 200, body
+    return {v["version"]: v for v in expand(json.loads(body)["packages"][name])}
+
+
+async def download(client: Client, secret: str, url: str) -> bytes:
+    response, data = await client.request("GET", url.split("broker.test", 1)[1], headers=basic(secret))
+    assert response.status == 200
+    return data
+
+
+async def test_a_repository_is_mirrored_with_its_dists(
+    broker: Broker, client: Client, upstream: ComposerRepository
+) -> None:
+    sha = upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    upstream.release("up/lib", "dev-main", files("up/lib", "main"))
+    upstream.release("up/other", "2.1.0", files("up/other", "2.1"), require={"up/lib": "^1.0"})
+    report = await sync(broker, await add(broker, upstream.url))
+    assert report.status == "ok", report.message
+    secret = (await broker.tokens.create("r"))[1]
+    tags = await served(client, secret, "up/lib")
+    assert tags["1.0.0"]["version_normalized"] == "1.0.0.0"
+    assert tags["1.0.0"]["dist"]["shasum"] == sha
+    assert await download(client, secret, tags["1.0.0"]["dist"]["url"]) == upstream.dists[f"/dists/up/lib/{sha}.zip"]
+    assert set(await served(client, secret, "up/lib", dev=True)) == {"dev-main"}
+    assert (await served(client, secret, "up/other"))["2.1.0"]["require"] == {"up/lib": "^1.0"}
+    assert "notification-url" not in tags["1.0.0"]
+
+
+async def test_an_unchanged_upstream_costs_only_304s(broker: Broker, upstream: ComposerRepository) -> None:
+    upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    source_id = await add(broker, upstream.url)
+    await sync(broker, source_id)
+    upstream.requests.clear()
+    report = await sync(broker, source_id)
+    assert report.changed is False
+    assert not [path for path, _ in upstream.requests if path.startswith("/dists/")]
+
+
+async def test_new_and_withdrawn_versions_follow_upstream_but_dists_stay(
+    broker: Broker, client: Client, upstream: ComposerRepository
+) -> None:
+    upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    source_id = await add(broker, upstream.url)
+    await sync(broker, source_id)
+    secret = (await broker.tokens.create("r"))[1]
+    old = (await served(client, secret, "up/lib"))["1.0.0"]
+    upstream.release("up/lib", "1.1.0", files("up/lib", "1.1"))
+    upstream.withdraw("up/lib", "1.0.0")
+    report = await sync(broker, source_id)
+    assert report.changed
+    assert set(await served(client, secret, "up/lib")) == {"1.1.0"}
+    assert hashlib.sha1(await download(client, secret, old["dist"]["url"])).hexdigest() == old["dist"]["shasum"]
+
+
+async def test_credentials_go_to_the_repository_host_only(broker: Broker, client: Client) -> None:
+    dist_host = ComposerRepository().start()
+    private = ComposerRepository("deploy", "s3cr3t", dist_base=dist_host.url).start()
+    try:
+        sha = private.release("up/private", "1.0.0", files("up/private", "p"))
+        dist_host.add_dist(f"/dists/up/private/{sha}.zip", private.dists[f"/dists/up/private/{sha}.zip"])
+        wrong = await sync(broker, await add(broker, private.url, {"username": "deploy", "password": "nope"}))
+        assert wrong.status == "error" and "HTTP 401" in (wrong.message or "") and "nope" not in (wrong.message or "")
+        right = await sync(
+            broker, await add(broker, private.url + "/packages.json", {"username": "deploy", "password": "s3cr3t"})
+        )
+        assert right.status == "ok", right.message
+        assert all(with_auth for path, with_auth in private.requests[-3:])
+        assert dist_host.requests and not any(with_auth for _, with_auth in dist_host.requests)
+    finally:
+        private.stop()
+        dist_host.stop()
+
+
+async def test_a_dist_that_does_not_match_its_shasum_is_not_served(
+    broker: Broker, upstream: ComposerRepository
+) -> None:
+    sha = upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    upstream.add_dist(f"/dists/up/lib/{sha}.zip", b"PK\x05\x06" + b"\0" * 18)  # tampered bytes, same URL
+    report = await sync(broker, await add(broker, upstream.url))
+    assert any("does not match the upstream shasum" in reason for _, reason in report.skipped)
+    assert await broker.catalog.package("up/lib") is not None
+    assert [v.version for v in await broker.catalog.versions("up/lib")] == []
+
+
+async def test_a_spent_budget_leaves_work_for_the_next_run(
+    broker: Broker, client: Client, upstream: ComposerRepository
+) -> None:
+    for minor in range(3):
+        upstream.release("up/lib", f"1.{minor}.0", files("up/lib", str(minor)))
+    source_id = await add(broker, upstream.url)
+    first = await sync(broker, source_id, budget=0.000001)
+    assert any("left for the next sync" in reason for _, reason in first.skipped)
+    second = await sync(broker, source_id)
+    assert second.status == "ok" and not second.skipped
+    assert set(await served(client, (await broker.tokens.create("r"))[1], "up/lib")) == {"1.0.0", "1.1.0", "1.2.0"}
+
+
+async def test_only_the_named_packages_are_mirrored(broker: Broker, upstream: ComposerRepository) -> None:
+    upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    upstream.release("up/skip", "1.0.0", files("up/skip", "1.0"))
+    await sync(broker, await add(broker, upstream.url, packages=["up/lib"]))
+    assert await broker.catalog.package("up/lib") is not None
+    assert await broker.catalog.package("up/skip") is None
+
+
+async def test_a_repository_without_metadata_url_is_explained(broker: Broker, upstream: ComposerRepository) -> None:
+    report = await sync(broker, await add(broker, upstream.url + "/p2/none.json"))
+    assert report.status == "error"
+    unreachable = await sync(broker, await add(broker, "http://127.0.0.1:9/"))
+    assert unreachable.status == "error" and "failed" in (unreachable.message or "")
