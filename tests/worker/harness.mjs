@@ -101,6 +101,8 @@ export async function createHarness({ persistDir, vars = {}, echo = false } = {}
   });
   await mf.ready;
   const env = {
+    // The secret `npx wrangler secret put ENCRYPTION_KEY` would set.
+    ENCRYPTION_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
     ...vars,
     [ids.d1.binding]: named("D1Database", await mf.getD1Database(ids.d1.binding)),
     [ids.kv.binding]: named("KvNamespace", await mf.getKVNamespace(ids.kv.binding)),

@@ -56,7 +56,7 @@ describe("migrations", () => {
   test("are recorded in wrangler's d1_migrations ledger and not applied twice", async () => {
     assert.deepEqual(await h.migrate(), []);
     const rows = await h.env.DB.prepare("SELECT name FROM d1_migrations ORDER BY id").all();
-    assert.deepEqual(rows.results.map((r) => r.name), ["0001_initial.sql"]);
+    assert.deepEqual(rows.results.map((r) => r.name), ["0001_initial.sql", "0002_composer_sources.sql"]);
   });
 });
 

@@ -14,19 +14,30 @@ from js import JSON, Object, Uint8Array
 from pyodide.ffi import JsProxy, jsnull, to_js
 
 
+_SAFE_INTEGER = 2**53
+
+
 def js_value(value: Any) -> Any:
-    """A Python scalar for a binding argument: None -> null, bool -> 0/1 (SQLite), others as they are."""
+    """A Python scalar for a binding argument: None -> null, bool -> 0/1 (SQLite), int -> a JS number.
+
+    Pyodide turns ints beyond 32 bits into BigInt, which D1 refuses; up to 2**53 a JS number holds them
+    exactly, so they cross as floats. Larger ones cannot be stored exactly and are refused.
+    """
     if value is None:
         return jsnull
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, int) and not -(2**31) <= value < 2**31:
+        if abs(value) > _SAFE_INTEGER:
+            raise ValueError(f"integer {value} is too large for a JavaScript number")
+        return float(value)
     return value
 
 
 def js_object(mapping: dict[str, Any]) -> Any:
-    """A plain JS object (not a Map) from a dict, nested dicts included; None values become null."""
+    """A plain JS object (not a Map) from a dict; values go through `js_value` (None -> null, ints)."""
     return to_js(
-        {k: (jsnull if v is None else v) for k, v in mapping.items()},
+        {k: (v if isinstance(v, JsProxy) else js_value(v)) for k, v in mapping.items()},
         dict_converter=Object.fromEntries,
     )
 

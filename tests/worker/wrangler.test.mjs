@@ -1,0 +1,52 @@
+// wrangler and the broker agree: migrations applied by `wrangler d1 migrations apply --local` are not
+// applied again by the broker's migrator (and the other way round), and `wrangler deploy --dry-run`
+// bundles the Worker with the whole core.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { ROOT, createHarness } from "./harness.mjs";
+
+const wrangler = (...args) =>
+  execFileSync(path.join(ROOT, "node_modules/.bin/wrangler"), args, {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+  });
+
+test("migrations applied by wrangler are recognised by the broker's migrator", async () => {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), "pb-wrangler-"));
+  const output = wrangler("d1", "migrations", "apply", "package-broker-db", "--local", "--persist-to", state);
+  assert.match(output, /0001_initial\.sql/);
+  const h = await createHarness({ persistDir: path.join(state, "v3") });
+  try {
+    assert.deepEqual(await h.migrate(), []);
+    const tables = await h.env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").all();
+    assert.equal(tables.results.length, 1);
+  } finally {
+    await h.dispose();
+  }
+});
+
+test("migrations applied by the broker leave nothing for wrangler to apply", async () => {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), "pb-wrangler-"));
+  const h = await createHarness({ persistDir: path.join(state, "v3") });
+  try {
+    assert.deepEqual(await h.migrate(), ["0001_initial.sql", "0002_composer_sources.sql"]);
+  } finally {
+    await h.dispose();
+  }
+  const output = wrangler("d1", "migrations", "list", "package-broker-db", "--local", "--persist-to", state);
+  assert.match(output, /No migrations to apply/);
+});
+
+test("wrangler deploy --dry-run bundles entry.py and the core", () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "pb-dist-"));
+  wrangler("deploy", "--dry-run", "--outdir", out);
+  for (const file of ["entry.py", "package_broker/web/app.py", "package_broker/runtimes/cloudflare/worker.py"]) {
+    assert.ok(fs.existsSync(path.join(out, file)), `${file} is missing from the bundle`);
+  }
+});
