@@ -162,7 +162,8 @@ async def _call(instance, name, relaxed, *args):
     async fetch(input, init) {
       const ctx = new ExecutionContext();
       const request = input instanceof Request ? input : new Request(input, init);
-      const response = await call(newInstance(ctx), "fetch", true, request, env, ctx);
+      // A class-based entrypoint's fetch() receives only the request (env and ctx live on the instance).
+      const response = await call(newInstance(ctx), "fetch", true, request);
       await ctx.drain();
       return response;
     },
@@ -220,10 +221,21 @@ secret
   return harness;
 }
 
-/** Serve the Worker over local HTTP (Node http -> Request -> Python fetch -> Response). */
-export async function serveHttp(harness, port = 0) {
+/**
+ * Serve the Worker over local HTTP (Node http -> Request -> Python fetch -> Response). `control`, if
+ * given, answers POST /__harness__/<name> with a JSON body (test set-up that is not part of the Worker).
+ */
+export async function serveHttp(harness, port = 0, control = null) {
   const server = http.createServer(async (req, res) => {
     try {
+      if (control && req.method === "POST" && req.url.startsWith("/__harness__/")) {
+        const chunks = [];
+        for await (const chunk of req) chunks.push(chunk);
+        const result = await control(req.url.slice("/__harness__/".length), JSON.parse(Buffer.concat(chunks) || "{}"));
+        res.writeHead(result === undefined ? 404 : 200, { "content-type": "application/json" });
+        res.end(JSON.stringify(result ?? { error: "unknown control" }));
+        return;
+      }
       const url = `http://${req.headers.host}${req.url}`;
       const hasBody = !["GET", "HEAD"].includes(req.method);
       const headers = new Headers();

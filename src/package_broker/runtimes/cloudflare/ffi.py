@@ -13,7 +13,6 @@ from typing import Any
 from js import JSON, Object, Uint8Array
 from pyodide.ffi import JsProxy, jsnull, to_js
 
-
 _SAFE_INTEGER = 2**53
 
 

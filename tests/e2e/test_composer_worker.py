@@ -1,0 +1,108 @@
+"""The real `composer` client against the Worker: real src/entry.py in Pyodide, D1/KV/R2 from Miniflare,
+served over local HTTP by tests/worker/serve.mjs. Versions come from a Composer repository upstream that
+the Worker mirrors on its Cron Trigger (the Worker cannot run git)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, require_tool
+from tests.e2e.composer import KIT_FILES, lib_files, run_alias_check, run_scenario
+from tests.fixtures.composer_repo import ComposerRepository
+
+pytestmark = pytest.mark.e2e
+
+
+class WorkerTarget:
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.upstream = ComposerRepository().start()
+        self.stdout = open(log, "wb")
+        self.process = subprocess.Popen(
+            [require_tool("node"), "tests/worker/serve.mjs"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        if not first.startswith(b'{"ready"'):
+            raise AssertionError(f"serve.mjs did not start: {first!r}{self.process.stdout.read(4000)!r}")
+        self.url = f"http://127.0.0.1:{json.loads(first)['ready']}"
+        self.copier = threading.Thread(target=self._copy_output, daemon=True)
+        self.copier.start()
+        self._control("source", kind="composer", url=self.upstream.url)
+
+    def _copy_output(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.stdout.write(line)
+            self.stdout.flush()
+
+    def _control(self, name: str, **body: Any) -> dict[str, Any]:
+        response = httpx.post(f"{self.url}/__harness__/{name}", json=body, timeout=120)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def token(self, permission: str = "readonly") -> str:
+        return str(self._control("token", permission=permission)["token"])
+
+    def release(self, name: str, version: str, files: dict[str, Any]) -> None:
+        self.upstream.release(name, version, files)
+        self._control("scheduled")
+
+    def withdraw(self, name: str, version: str) -> None:
+        self.upstream.withdraw(name, version)
+        self._control("scheduled")
+
+    def requests(self) -> list[dict[str, Any]]:
+        lines = self.log.read_text().splitlines()
+        return [d for d in (json.loads(line) for line in lines if line.startswith("{")) if d.get("msg") == "request"]
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.copier.join(10)
+        if self.process.stdout:
+            self.process.stdout.close()
+        self.upstream.stop()
+        self.stdout.close()
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[WorkerTarget]:
+    for tool in ("composer", "php", "unzip"):
+        require_tool(tool)
+    if not (ROOT / "node_modules" / "pyodide").exists():
+        message = "node_modules is missing: run scripts/setup --test"
+        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+    target = WorkerTarget(tmp_path / "worker.log")
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+def test_composer_installs_updates_and_revalidates_against_the_worker(worker: WorkerTarget, tmp_path: Path) -> None:
+    run_scenario(worker, tmp_path)
+
+
+def test_branch_aliases_resolve_on_the_worker(worker: WorkerTarget, tmp_path: Path) -> None:
+    worker.release("acme/lib", "v1.0.0", lib_files("lib 1.0"))
+    worker.release("acme/kit", "dev-main", KIT_FILES)
+    run_alias_check(worker, tmp_path)
