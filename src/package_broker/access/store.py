@@ -14,6 +14,7 @@ from typing import Any
 from ..cache import Cache
 from ..errors import InvalidInput, NotFound
 from ..ports import Clock, Database
+from ..ports.database import Params
 from . import tokens
 
 _LOOKUP_TTL = 300
@@ -69,6 +70,61 @@ def validate_prefixes(prefixes: list[str] | None) -> list[str] | None:
     return cleaned
 
 
+def prepare_token(
+    now: int,
+    description: str,
+    *,
+    permission: str = "readonly",
+    expires_at: int | None = None,
+    allowed_package_prefixes: list[str] | None = None,
+    rate_limit: int | None = None,
+) -> tuple[Token, str, tuple[str, Params]]:
+    """Validate and build a new token: the record, its secret, and the INSERT that stores its hash.
+
+    `TokenStore.create` runs the INSERT; `package-broker token create --sql` prints it for
+    `wrangler d1 execute`.
+    """
+    if permission not in tokens.PERMISSIONS:
+        raise InvalidInput(f"permission must be one of {', '.join(tokens.PERMISSIONS)}, not {permission!r}")
+    if not description.strip():
+        raise InvalidInput("a token needs a description, e.g. 'CI for acme/shop'")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("the expiry date is in the past")
+    prefixes = validate_prefixes(allowed_package_prefixes)
+    secret = tokens.generate()
+    token = Token(
+        id=tokens.new_token_id(),
+        description=description.strip(),
+        token_prefix=tokens.display_prefix(secret),
+        permission=permission,
+        allowed_package_prefixes=prefixes,
+        rate_limit=rate_limit,
+        expires_at=expires_at,
+        revoked_at=None,
+        last_used_at=None,
+        created_at=now,
+        updated_at=now,
+    )
+    insert = (
+        f"INSERT INTO tokens ({_COLUMNS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            token.id,
+            token.description,
+            token.token_prefix,
+            token.permission,
+            json.dumps(prefixes) if prefixes is not None else None,
+            rate_limit,
+            expires_at,
+            None,
+            None,
+            now,
+            now,
+            tokens.hash_token(secret),
+        ),
+    )
+    return token, secret, insert
+
+
 class TokenStore:
     def __init__(self, db: Database, cache: Cache, clock: Clock) -> None:
         self.db = db
@@ -76,55 +132,13 @@ class TokenStore:
         self.clock = clock
         self._touched: dict[str, int] = {}
 
-    async def create(
-        self,
-        description: str,
-        *,
-        permission: str = "readonly",
-        expires_at: int | None = None,
-        allowed_package_prefixes: list[str] | None = None,
-        rate_limit: int | None = None,
-    ) -> tuple[Token, str]:
-        """Create a token and return it with its secret, which is never stored and cannot be shown again."""
-        if permission not in tokens.PERMISSIONS:
-            raise InvalidInput(f"permission must be one of {', '.join(tokens.PERMISSIONS)}, not {permission!r}")
-        if not description.strip():
-            raise InvalidInput("a token needs a description, e.g. 'CI for acme/shop'")
-        now = self.clock.now()
-        if expires_at is not None and expires_at <= now:
-            raise InvalidInput("the expiry date is in the past")
-        prefixes = validate_prefixes(allowed_package_prefixes)
-        secret = tokens.generate()
-        token = Token(
-            id=tokens.new_token_id(),
-            description=description.strip(),
-            token_prefix=tokens.display_prefix(secret),
-            permission=permission,
-            allowed_package_prefixes=prefixes,
-            rate_limit=rate_limit,
-            expires_at=expires_at,
-            revoked_at=None,
-            last_used_at=None,
-            created_at=now,
-            updated_at=now,
-        )
-        await self.db.execute(
-            f"INSERT INTO tokens ({_COLUMNS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                token.id,
-                token.description,
-                token.token_prefix,
-                token.permission,
-                json.dumps(prefixes) if prefixes is not None else None,
-                rate_limit,
-                expires_at,
-                None,
-                None,
-                now,
-                now,
-                tokens.hash_token(secret),
-            ),
-        )
+    async def create(self, description: str, **options: Any) -> tuple[Token, str]:
+        """Create a token and return it with its secret, which is never stored and cannot be shown again.
+
+        Options are those of `prepare_token`.
+        """
+        token, secret, insert = prepare_token(self.clock.now(), description, **options)
+        await self.db.execute(*insert)
         return token, secret
 
     async def all(self) -> list[Token]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ports import Clock, Database
+from ..ports.database import Params
 
 KINDS = ("git", "composer", "artifact")
 #: The one source that owns uploaded archives.
@@ -41,6 +42,21 @@ class Source:
         return (json.loads(self.options) if self.options else {}).get(name)
 
 
+def prepare_source(
+    now: int, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
+) -> tuple[str, tuple[str, Params]]:
+    """Validate a new source; return its id and the INSERT that registers it (see `SourceStore.add`)."""
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
+    source_id = "src_" + secrets.token_hex(5)
+    insert = (
+        "INSERT INTO sources (id, kind, url, credentials, options, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+        (source_id, kind, url, credentials, json.dumps(options) if options else None, now, now),
+    )
+    return source_id, insert
+
+
 class SourceStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -50,17 +66,10 @@ class SourceStore:
         self, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
     ) -> Source:
         """Register a source. Raises Conflict if the same kind and URL is already registered."""
-        if kind not in KINDS:
-            raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
+        source_id, insert = prepare_source(self.clock.now(), kind, url, credentials, options)
         if await self.db.fetch_one("SELECT id FROM sources WHERE kind = ? AND url = ?", (kind, url)):
             raise Conflict(f"a {kind} source for {url} already exists")
-        now = self.clock.now()
-        source_id = "src_" + secrets.token_hex(5)
-        await self.db.execute(
-            "INSERT INTO sources (id, kind, url, credentials, options, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (source_id, kind, url, credentials, json.dumps(options) if options else None, now, now),
-        )
+        await self.db.execute(*insert)
         return await self.get(source_id)
 
     async def uploads(self) -> Source:

@@ -76,6 +76,35 @@ def _parse_expiry(value: str | None) -> int | None:
     return int(moment.timestamp())
 
 
+def render_sql(sql: str, params: Any) -> str:
+    """A statement with its values inlined as SQL literals, for `npx wrangler d1 execute --file`."""
+
+    def literal(value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool | int | float):
+            return str(int(value) if isinstance(value, bool) else value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        raise ValueError("placeholder count does not match the values")
+    return "".join(part + literal(value) for part, value in zip(parts, params, strict=False)) + parts[-1] + ";"
+
+
+def _worker_key() -> bytes:
+    """The Worker's ENCRYPTION_KEY, which --sql output must be sealed with: never a locally generated one."""
+    from ...config import decode_encryption_key
+
+    value = os.environ.get("ENCRYPTION_KEY", "").strip()
+    if not value:
+        _fail("ENCRYPTION_KEY: set it to the Worker's secret (the value given to `wrangler secret put`)", 2)
+    try:
+        return decode_encryption_key(value)
+    except ConfigError as exc:
+        _fail(f"{exc.variable}: {exc.problem}", 2)
+
+
 def composer_setup_lines(base_url: str, secret: str) -> list[str]:
     """The commands a developer runs in their project to use this broker."""
     origin = urlsplit(base_url).netloc
@@ -174,11 +203,35 @@ def token() -> None:
     help="Limit the token to packages starting with this (repeatable), e.g. acme/ or acme/lib-*.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--sql",
+    "as_sql",
+    is_flag=True,
+    help="For the Worker: print the SQL to store it (pipe into `wrangler d1 execute --file`).",
+)
 def token_create(
-    description: str, permission: str, expires: str | None, prefixes: tuple[str, ...], as_json: bool
+    description: str, permission: str, expires: str | None, prefixes: tuple[str, ...], as_json: bool, as_sql: bool
 ) -> None:
     """Create a token and print it (once: only its hash is stored)."""
     expires_at = _parse_expiry(expires)
+    if as_sql:
+        from ...access.store import prepare_token
+        from ...errors import InvalidInput
+
+        try:
+            made, secret, insert = prepare_token(
+                int(datetime.now(UTC).timestamp()),
+                description,
+                permission=permission,
+                expires_at=expires_at,
+                allowed_package_prefixes=list(prefixes) or None,
+            )
+        except InvalidInput as exc:
+            _fail(str(exc))
+        click.echo(render_sql(*insert))
+        click.echo(f"Token {made.id} ({made.permission}), shown only now: {secret}", err=True)
+        click.echo("Store it with: npx wrangler d1 execute package-broker-db --remote --file <this output>", err=True)
+        return
 
     async def work(broker: Broker) -> tuple[Any, str, str]:
         made, secret = await broker.tokens.create(
@@ -269,8 +322,20 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 @click.option("--username", help="Upstream user (or put user:password@ in an https URL).")
 @click.option("--password-env", metavar="VAR", help="Read the upstream password or token from this variable.")
 @click.option("--no-sync", is_flag=True, help="Only register it; the next scheduled sync reads it.")
+@click.option(
+    "--sql",
+    "as_sql",
+    is_flag=True,
+    help="For the Worker: print the SQL that registers it (credentials sealed with $ENCRYPTION_KEY).",
+)
 def source_add(
-    kind: str, url: str, packages: tuple[str, ...], username: str | None, password_env: str | None, no_sync: bool
+    kind: str,
+    url: str,
+    packages: tuple[str, ...],
+    username: str | None,
+    password_env: str | None,
+    no_sync: bool,
+    as_sql: bool,
 ) -> None:
     """Add a source.
 
@@ -297,6 +362,20 @@ def source_add(
         if kind == "composer" and not credentials[0]:
             values = {"token": credentials[1]}
     options = {"packages": [p.lower() for p in packages]} if packages else None
+    if as_sql:
+        from ...crypto.credentials import seal_json
+        from ...sources.store import prepare_source
+        from .cipher import CryptographyCipher
+
+        sealed_sql = asyncio.run(seal_json(CryptographyCipher(), _worker_key(), values)) if values else None
+        source_id, insert = prepare_source(int(datetime.now(UTC).timestamp()), kind, url, sealed_sql, options)
+        click.echo(render_sql(*insert))
+        click.echo(
+            f"Source {source_id}; store it with: npx wrangler d1 execute package-broker-db --remote --file "
+            "<this output>",
+            err=True,
+        )
+        return
 
     async def work(broker: Broker) -> Any:
         sealed = await broker.seal_credentials(values) if values else None
