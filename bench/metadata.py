@@ -1,9 +1,10 @@
 """Metadata benchmark: warm `p2` and `packages.json` hits with a valid token, the broker against nginx.
 
 nginx (Debian's package, started here) serves the very same bytes as static files with the same number of
-worker processes, in the same run on the same machine; both are loaded by `wrk` at concurrency 32. Servers
-and wrk are pinned to different cores when the machine has two or more. Prints requests/s, p50/p99 and
-the broker/nginx ratio.
+worker processes, in the same run on the same machine; all are loaded by `wrk` at concurrency 32. A second
+peer shows the ceiling of any Python app on the same server: a bare ASGI app under granian (the broker's
+server) that returns the same bytes from a dict, with no auth, no logging, nothing else. Prints
+requests/s, p50/p99 and the ratios.
 
     .venv/bin/python -m bench.metadata [--workers 1] [--duration 10] [--packages 40] [--versions 25]
 """
@@ -30,6 +31,18 @@ from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from tests.helpers import make_zip
 
 ROOT = Path(__file__).resolve().parents[1]
+
+BARE_ASGI = """
+from pathlib import Path
+FILES = {"/" + str(p.relative_to(ROOT)): p.read_bytes() for p in Path(ROOT).rglob("*.json")}
+HEADERS = [(b"content-type", b"application/json")]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = FILES.get(scope["path"], b"")
+    await send({"type": "http.response.start", "status": 200 if body else 404, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": body})
+"""
 
 
 def free_port() -> int:
@@ -161,10 +174,39 @@ def main() -> None:
         )
         nginx = subprocess.Popen([*pin(0), "nginx", "-c", str(work / "nginx.conf")], start_new_session=True)
         wait_for(f"http://127.0.0.1:{nginx_port}/packages.json")
+        bare_port = free_port()
+        (work / "bare_asgi.py").write_text(BARE_ASGI.replace("ROOT", repr(str(root))))
+        bare = subprocess.Popen(
+            [
+                *pin(0),
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--workers",
+                str(args.workers),
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+                "bare_asgi:app",
+            ],
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(f"http://127.0.0.1:{bare_port}/packages.json")
 
         results = {}
+        peers = (
+            ("broker", base),
+            ("nginx", f"http://127.0.0.1:{nginx_port}"),
+            ("bare ASGI", f"http://127.0.0.1:{bare_port}"),
+        )
         for label, paths in (("p2", p2_paths), ("packages.json", ["/packages.json"])):
-            for peer, url in (("broker", base), ("nginx", f"http://127.0.0.1:{nginx_port}")):
+            for peer, url in peers:
                 wrk(url, paths, auth, 2, work)  # warm up
                 results[(label, peer)] = wrk(url, paths, auth, args.duration, work)
 
@@ -177,9 +219,14 @@ def main() -> None:
             print(f"{label:<15} {peer:<8} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
         for label in ("p2", "packages.json"):
             ratio = results[(label, "broker")]["rps"] / results[(label, "nginx")]["rps"]
-            print(f"{label}: broker/nginx throughput ratio = {ratio:.2f} (target >= 0.50)")
+            ceiling = results[(label, "bare ASGI")]["rps"] / results[(label, "nginx")]["rps"]
+            own = results[(label, "broker")]["rps"] / results[(label, "bare ASGI")]["rps"]
+            print(
+                f"{label}: broker/nginx = {ratio:.2f} (target >= 0.50); bare ASGI/nginx = {ceiling:.2f}; "
+                f"broker/bare ASGI = {own:.2f}"
+            )
     finally:
-        for process in (broker, nginx):
+        for process in (broker, nginx, locals().get("bare")):
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(10)

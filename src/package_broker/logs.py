@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -46,8 +47,21 @@ def log_request(fields: dict[str, object]) -> None:
     if _request_stream is None:
         _request_logger.info("request", extra=fields)
         return
-    now = datetime.now(UTC).isoformat(timespec="milliseconds")
-    _request_stream.write(f'{{"time": "{now}", {_REQUEST_PREFIX}{_encode(fields)[1:]}\n')
+    _request_stream.write(f'{{"time": "{_now()}", {_REQUEST_PREFIX}{_encode(fields)[1:]}\n')
+
+
+_second = -1
+_second_text = ""
+
+
+def _now() -> str:
+    """The current time as ISO 8601 UTC with milliseconds; the seconds part is formatted once a second."""
+    global _second, _second_text
+    now = time.time()
+    second = int(now)
+    if second != _second:
+        _second, _second_text = second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second_text}.{int((now - second) * 1000):03d}+00:00"
 
 
 def configure(level: str = "info") -> None:

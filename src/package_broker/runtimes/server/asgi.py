@@ -80,10 +80,14 @@ class AsgiAdapter:
         task.add_done_callback(self._tasks.discard)
 
     async def _http(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        raw_headers = scope["headers"]
+        # ASGI servers send lower-case names; repeated headers (rare) are joined as HTTP allows.
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers}
+        if len(headers) != len(raw_headers):
+            headers = {}
+            for raw_name, raw_value in raw_headers:
+                name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
 
         async def body() -> AsyncIterator[bytes]:
             while True:
