@@ -83,6 +83,13 @@ class Catalog:
         )
         return PackageRow(**row) if row else None
 
+    async def package_of_source(self, source_id: str) -> str | None:
+        """The (first) package name a source serves, if it serves any yet."""
+        row = await self.db.fetch_one(
+            "SELECT name FROM packages WHERE source_id = ? ORDER BY created_at LIMIT 1", (source_id,)
+        )
+        return str(row["name"]) if row else None
+
     async def versions(self, name: str) -> list[VersionRow]:
         rows = await self.db.fetch_all(
             "SELECT version_normalized, version, is_dev, reference, data, released_at FROM versions WHERE package = ?",
@@ -251,6 +258,10 @@ def _day(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
 
-def decode_version(row: VersionRow) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(row.data)
-    return data
+def first_description(rows: list[VersionRow]) -> str | None:
+    """The description of the first version that has one (shown by search and `composer show`)."""
+    for row in rows:
+        description = json.loads(row.data).get("description")
+        if isinstance(description, str):
+            return description
+    return None

@@ -20,14 +20,14 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ..broker import Broker
-from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
+from ..catalog.store import DistRow, VersionRow, dist_key, dist_path, first_description
 from ..composer.minifier import expand
 from ..composer.names import naming_error
 from ..composer.versions import is_dev, normalize
 from ..errors import BrokerError, InvalidVersion, SourceError
 from ..ports import HttpClient
 from .report import SyncReport
-from .store import Source
+from .store import RefState, Source
 
 #: Fields of an upstream version object we do not pass on: we serve our own dist, and downloads are
 #: reported to us (notify-batch), not to the upstream.
@@ -92,7 +92,7 @@ class ComposerRepositorySync:
         metadata_url = _metadata_url(root_url, template)
         previous = await self.broker.sources.refs(self.source.id)
         report = SyncReport(self.source.id, "ok")
-        states: list[tuple[str, str | None, str | None]] = []
+        states: list[RefState] = []
         total = 0
         for name in sorted({str(n).lower() for n in names}):
             if naming_error(name):
@@ -102,18 +102,18 @@ class ComposerRepositorySync:
                 rows, file_states, pending = await self._package(name, metadata_url, previous, report)
             except BrokerError as exc:
                 report.skipped.append((name, str(exc)))
-                states += [(f"p2/{name}.json", previous.get(f"p2/{name}.json", {}).get("last_modified"), str(exc))]
+                states.append(RefState(f"p2/{name}.json", "skipped", str(exc)))
                 continue
             states += file_states
             if rows is not None:
-                package, _ = await self.broker.catalog.claim(name, self.source.id, _description(rows))
+                package, _ = await self.broker.catalog.claim(name, self.source.id, first_description(rows))
                 report.changed |= await self.broker.catalog.replace_versions(
-                    package, rows, description=_description(rows)
+                    package, rows, description=first_description(rows)
                 )
                 total += len(rows)
             if pending:
                 report.skipped.append((name, f"{pending} archives left for the next sync (time budget used up)"))
-        await self._record(states)
+        await self.broker.sources.record_refs(self.source.id, states)
         if report.changed:
             await self.broker.cache.invalidate()
         report.versions = total
@@ -124,11 +124,11 @@ class ComposerRepositorySync:
 
     async def _package(
         self, name: str, metadata_url: str, previous: dict[str, dict[str, Any]], report: SyncReport
-    ) -> tuple[list[VersionRow] | None, list[tuple[str, str | None, str | None]], int]:
+    ) -> tuple[list[VersionRow] | None, list[RefState], int]:
         """Return the package's versions (None: unchanged upstream), file states, and dists left pending."""
         current = {row.version_normalized: row for row in await self.broker.catalog.versions(name)}
         rows: list[VersionRow] = []
-        states: list[tuple[str, str | None, str | None]] = []
+        states: list[RefState] = []
         changed = False
         pending = 0
         for dev in (False, True):
@@ -141,11 +141,11 @@ class ComposerRepositorySync:
             )
             if response.status == 304:
                 rows += [row for row in current.values() if row.is_dev == dev]
-                states.append((file, since, None))
+                states.append(RefState(file, "ok", last_modified=since))
                 continue
             changed = True
             if response.status == 404:
-                states.append((file, None, None))
+                states.append(RefState(file, "ok"))
                 continue
             if response.status != 200 or len(response.body) > _MAX_METADATA_BYTES:
                 raise SourceError(f"{file} answered HTTP {response.status}")
@@ -160,7 +160,9 @@ class ComposerRepositorySync:
                     rows.append(row)
             pending += incomplete
             # Remember Last-Modified only for a file mirrored completely; otherwise read it whole next time.
-            states.append((file, None if incomplete else response.headers.get("last-modified"), None))
+            states.append(
+                RefState(file, "ok", last_modified=None if incomplete else response.headers.get("last-modified"))
+            )
         return (rows if changed else None), states, pending
 
     def _out_of_time(self) -> bool:
@@ -215,19 +217,6 @@ class ComposerRepositorySync:
         await self.broker.catalog.add_dist(dist)
         return dist
 
-    async def _record(self, states: list[tuple[str, str | None, str | None]]) -> None:
-        now = self.broker.clock.now()
-        statements: list[tuple[str, Any]] = [("DELETE FROM source_refs WHERE source_id = ?", (self.source.id,))]
-        for file, last_modified, reason in states:
-            statements.append(
-                (
-                    "INSERT INTO source_refs (source_id, ref, commit_sha, status, reason, last_modified, updated_at) "
-                    "VALUES (?, ?, '', ?, ?, ?, ?) ON CONFLICT (source_id, ref) DO NOTHING",
-                    (self.source.id, file, "skipped" if reason else "ok", reason, last_modified, now),
-                )
-            )
-        await self.broker.ports.db.batch(statements)
-
 
 def _versions(body: bytes, name: str) -> list[dict[str, Any]]:
     try:
@@ -240,11 +229,3 @@ def _versions(body: bytes, name: str) -> list[dict[str, Any]]:
     if document.get("minified") == "composer/2.0":
         versions = expand(versions)
     return [v for v in versions if isinstance(v, dict) and str(v.get("name", name)).lower() == name]
-
-
-def _description(rows: list[VersionRow]) -> str | None:
-    for row in rows:
-        description = json.loads(row.data).get("description")
-        if isinstance(description, str):
-            return description
-    return None

@@ -18,13 +18,13 @@ from urllib.parse import urlsplit
 
 from ..artifacts.zips import sha1_of
 from ..broker import Broker
-from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
+from ..catalog.store import DistRow, VersionRow, dist_key, dist_path, first_description
 from ..composer.manifest import parse_manifest, version_object
 from ..composer.versions import RefVersion, branch_version, is_dev, tag_version
 from ..errors import BrokerError, SourceError
 from ..ports import GitReader, GitRef
 from .report import SyncReport
-from .store import Source
+from .store import RefState, Source
 
 
 @dataclass
@@ -73,12 +73,10 @@ class GitSync:
             raise SourceError("the repository has no branches or tags; nothing was changed")
         refs = _order(refs, default_branch)
         previous = await self.broker.sources.refs(self.source.id)
-        owned = await self.broker.ports.db.fetch_one(
-            "SELECT name FROM packages WHERE source_id = ? ORDER BY created_at LIMIT 1", (self.source.id,)
-        )
+        owned = await self.broker.catalog.package_of_source(self.source.id)
         current: dict[str, VersionRow] = {}
         if owned:
-            current = {row.version_normalized: row for row in await self.broker.catalog.versions(owned["name"])}
+            current = {row.version_normalized: row for row in await self.broker.catalog.versions(owned)}
 
         def unchanged(ref: GitRef) -> VersionRow | None:
             seen = previous.get(_ref_key(ref))
@@ -91,7 +89,7 @@ class GitSync:
         manifests = dict(zip([_ref_key(r) for r in todo], contents, strict=True))
         times = await self.git.commit_times(url, sorted({ref.commit for ref in todo}))
 
-        name = owned["name"] if owned else None
+        name = owned
         outcomes: list[RefOutcome] = []
         taken: dict[str, str] = {}
         for ref in refs:
@@ -123,7 +121,7 @@ class GitSync:
         if name is None or not rows:
             raise SourceError("no branch or tag has a usable composer.json: " + _summary(report.skipped))
         package, _ = await self.broker.catalog.claim(name, self.source.id, None)
-        report.changed = await self.broker.catalog.replace_versions(package, rows, description=self._description(rows))
+        report.changed = await self.broker.catalog.replace_versions(package, rows, description=first_description(rows))
         await self._record_refs(outcomes, name)
         if report.changed:
             await self.broker.cache.invalidate()
@@ -184,35 +182,21 @@ class GitSync:
         await self.broker.catalog.add_dist(dist)
         return dist
 
-    @staticmethod
-    def _description(rows: list[VersionRow]) -> str | None:
-        for row in rows:
-            description = json.loads(row.data).get("description")
-            if isinstance(description, str):
-                return description
-        return None
-
     async def _record_refs(self, outcomes: list[RefOutcome], name: str) -> None:
-        now = self.broker.clock.now()
-        statements: list[tuple[str, Any]] = [("DELETE FROM source_refs WHERE source_id = ?", (self.source.id,))]
-        for o in outcomes:
-            statements.append(
-                (
-                    "INSERT INTO source_refs (source_id, ref, commit_sha, status, reason, package, version_normalized, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        self.source.id,
-                        _ref_key(o.ref),
-                        o.ref.commit,
-                        "skipped" if o.reason else "ok",
-                        o.reason,
-                        name if o.row else None,
-                        o.row.version_normalized if o.row else None,
-                        now,
-                    ),
+        await self.broker.sources.record_refs(
+            self.source.id,
+            [
+                RefState(
+                    _ref_key(o.ref),
+                    "skipped" if o.reason else "ok",
+                    o.reason,
+                    commit=o.ref.commit,
+                    package=name if o.row else None,
+                    version_normalized=o.row.version_normalized if o.row else None,
                 )
-            )
-        await self.broker.ports.db.batch(statements)
+                for o in outcomes
+            ],
+        )
 
 
 def _summary(skipped: list[tuple[str, str]]) -> str:

@@ -20,6 +20,20 @@ _COLUMNS = "id, kind, url, credentials, options, status, status_message, last_sy
 
 
 @dataclass(frozen=True, slots=True)
+class RefState:
+    """What a sync saw of one ref (a git tag or branch, or an upstream metadata file) and why it skipped it."""
+
+    ref: str
+    status: str  # "ok" | "skipped"
+    reason: str | None = None
+    commit: str = ""
+    package: str | None = None
+    version_normalized: str | None = None
+    #: Last-Modified of an upstream file, sent back as If-Modified-Since.
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     id: str
     kind: str
@@ -114,6 +128,20 @@ class SourceStore:
             "sync_started_at = NULL WHERE id = ?",
             (status, message, now, now, source_id),
         )
+
+    async def record_refs(self, source_id: str, states: list[RefState]) -> None:
+        """Replace what the last sync recorded for this source's refs (one transaction)."""
+        now = self.clock.now()
+        statements: list[tuple[str, Params]] = [("DELETE FROM source_refs WHERE source_id = ?", (source_id,))]
+        statements += [
+            (
+                "INSERT INTO source_refs (source_id, ref, commit_sha, status, reason, package, version_normalized, "
+                "last_modified, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, ref) DO NOTHING",
+                (source_id, s.ref, s.commit, s.status, s.reason, s.package, s.version_normalized, s.last_modified, now),
+            )
+            for s in states
+        ]
+        await self.db.batch(statements)
 
     async def refs(self, source_id: str) -> dict[str, dict[str, Any]]:
         """Return what the last sync recorded per ref: commit, status, reason, package, version."""

@@ -20,7 +20,7 @@ from js import Response as JsResponse
 from pyodide.ffi import create_once_callable, create_proxy, to_js
 
 from ...web.http import Request, Response
-from .ffi import from_js_json, is_null, js_object, to_bytes, to_uint8
+from .ffi import from_js_json, js_object, stream_chunks, to_uint8
 
 _NO_BODY = (101, 204, 205, 304)
 log = logging.getLogger("package_broker.worker")
@@ -34,18 +34,8 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
     headers.setdefault("host", url.netloc)
     body = js_request.body
 
-    async def chunks() -> AsyncIterator[bytes]:
-        if is_null(body):
-            return
-        reader = body.getReader()
-        try:
-            while True:
-                result = await reader.read()
-                if result.done:
-                    return
-                yield to_bytes(result.value)
-        finally:
-            reader.releaseLock()
+    def chunks() -> AsyncIterator[bytes]:
+        return stream_chunks(body)
 
     def defer(work: Awaitable[Any]) -> None:
         # waitUntil needs a JS Promise that outlives this call: a Python task converted by Pyodide would be

@@ -8,6 +8,7 @@ Every adapter goes through these helpers, which tests/worker/ffi.test.mjs checks
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from js import JSON, Object, Uint8Array
@@ -70,3 +71,18 @@ def to_bytes(buffer: Any) -> bytes:
     if isinstance(buffer, JsProxy):
         return bytes(buffer.to_bytes())
     return bytes(buffer)
+
+
+async def stream_chunks(stream: Any) -> AsyncIterator[bytes]:
+    """Read a JS ReadableStream of bytes as Python chunks (request bodies, R2 objects)."""
+    if is_null(stream):
+        return
+    reader = stream.getReader()
+    try:
+        while True:
+            result = await reader.read()
+            if result.done:
+                return
+            yield to_bytes(result.value)
+    finally:
+        reader.releaseLock()

@@ -7,14 +7,13 @@ that need them. The archive's SHA-1 is kept as custom metadata.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
 from pyodide.ffi import JsException
 
 from ...errors import BackendError
 from ...ports.objects import ObjectInfo, StoredObject
-from .ffi import from_js_json, is_null, js_object, to_bytes, to_uint8
+from .ffi import from_js_json, is_null, js_object, stream_chunks, to_uint8
 
 
 def _info(key: str, obj: Any) -> ObjectInfo:
@@ -22,18 +21,6 @@ def _info(key: str, obj: Any) -> ObjectInfo:
     return ObjectInfo(
         key, int(obj.size), int(obj.uploaded.getTime() / 1000), {str(k): str(v) for k, v in metadata.items()}
     )
-
-
-async def _chunks(stream: Any) -> AsyncIterator[bytes]:
-    reader = stream.getReader()
-    try:
-        while True:
-            result = await reader.read()
-            if result.done:
-                return
-            yield to_bytes(result.value)
-    finally:
-        reader.releaseLock()
 
 
 class R2ObjectStore:
@@ -62,7 +49,7 @@ class R2ObjectStore:
         if is_null(obj):
             return None
         stream = obj.body
-        return StoredObject(_info(key, obj), lambda: _chunks(stream), native=stream)
+        return StoredObject(_info(key, obj), lambda: stream_chunks(stream), native=stream)
 
     async def head(self, key: str) -> ObjectInfo | None:
         try:
