@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -55,7 +54,6 @@ class Broker:
         self.tokens = TokenStore(ports.db, self.cache, ports.clock)
         self.sources = SourceStore(ports.db, ports.clock)
         self.documents = Documents(self.catalog, self.cache)
-        self._sync_lock = asyncio.Lock()
 
     @property
     def clock(self) -> Clock:

@@ -64,15 +64,20 @@ def _now() -> str:
     return f"{_second_text}.{int((now - second) * 1000):03d}+00:00"
 
 
-def configure(level: str = "info") -> None:
-    """Send the broker's logs to stdout as JSON lines. Safe to call more than once."""
+def configure(level: str = "info", stream: TextIO | None = None) -> None:
+    """Send the broker's logs to stdout (or `stream`) as JSON lines. Safe to call more than once."""
     global _request_stream
+    target = stream or sys.stdout
     logger = logging.getLogger("package_broker")
     logger.setLevel(level.upper())
-    if not any(getattr(h, "_package_broker", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        _request_stream = sys.stdout
+    ours = [h for h in logger.handlers if getattr(h, "_package_broker", False)]
+    if ours:
+        # A forked server worker inherits the CLI's configuration (stderr): point it where asked.
+        ours[0].setStream(target)  # type: ignore[attr-defined]
+    else:
+        handler = logging.StreamHandler(target)
         handler.setFormatter(JsonFormatter())
         handler._package_broker = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+    _request_stream = target
     logger.propagate = False

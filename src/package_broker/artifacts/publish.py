@@ -39,8 +39,7 @@ async def publish_archive(
         InvalidArchive, InvalidManifest, InvalidVersion: the upload is refused, nothing is stored.
         Conflict: the name belongs to another source, or the version exists with other bytes and not `replace`.
     """
-    limit = broker.settings.max_upload_bytes * 8
-    info = await broker.ports.offload(lambda: inspect_zip(file, max_uncompressed=limit))
+    info = await broker.ports.offload(lambda: inspect_zip(file))
     manifest = parse_manifest(info.manifest)
     name = manifest["name"]
     pretty = version or manifest.get("version")

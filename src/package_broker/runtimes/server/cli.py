@@ -35,13 +35,14 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
-def _run(work: Callable[[Broker], Awaitable[T]]) -> T:
+def _run(work: Callable[[Broker], Awaitable[T]], *, migrate_first: bool = True) -> T:
     """Open the broker from the environment, bring the schema up to date, run `work`, close."""
 
     async def main() -> T:
         broker = await build_broker(os.environ)
         try:
-            await migrate(broker)
+            if migrate_first:
+                await migrate(broker)
             return await work(broker)
         finally:
             await broker.close()
@@ -125,7 +126,8 @@ def main() -> None:
     Configuration comes from the environment (DATA_DIR, DB_URL, STORAGE_PATH, CACHE_DRIVER, PORT,
     BASE_URL, ENCRYPTION_KEY, ...); see README.md.
     """
-    logs.configure(os.environ.get("LOG_LEVEL", "warning"))
+    # Commands print their results on stdout; their log lines (warnings) go to stderr.
+    logs.configure(os.environ.get("LOG_LEVEL", "warning"), stream=sys.stderr)
 
 
 @main.command()
@@ -171,14 +173,10 @@ def migrate_command() -> None:
     """Apply pending database migrations."""
 
     async def work(broker: Broker) -> None:
-        from ... import migrations
-        from .bootstrap import load_migrations
-
-        names = await migrations.apply(broker.ports.db, load_migrations())
+        names = await migrate(broker)
         click.echo("applied: " + ", ".join(names) if names else "schema is up to date")
 
-    # _run migrates before `work`; migrating again inside reports what (if anything) is left.
-    _run(work)
+    _run(work, migrate_first=False)
 
 
 @main.group()
