@@ -249,9 +249,13 @@ def test_head_sends_headers_without_a_body(populated: BrokerServer) -> None:
 
 def test_composer_1_gets_a_clear_error(populated: BrokerServer) -> None:
     secret = populated.token("readonly")
-    response = get(populated, "/packages.json", secret, **{"user-agent": "Composer/1.10.26 (Linux; PHP 7.4)"})
-    assert response.status_code == 406
-    assert "Composer 2" in response.json()["warning"]
+    old = {"user-agent": "Composer/1.10.26 (Linux; PHP 7.4)"}
+    root = get(populated, "/packages.json", secret, **old)
+    assert root.status_code == 200  # Composer 1 prints the warning of a root file it can read
+    assert root.json()["packages"] == [] and "Composer 2" in root.json()["warning"]
+    assert root.json()["warning-versions"] == "<1.999"
+    p2 = get(populated, "/p2/acme/lib.json", secret, **old)
+    assert p2.status_code == 406 and "composer self-update --2" in p2.json()["warning"]
 
 
 def test_wrong_methods_get_405(server: BrokerServer) -> None:

@@ -144,8 +144,10 @@ describe("composer endpoints", () => {
     const head = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { method: "HEAD", headers: basic(reader) });
     assert.equal(head.status, 200);
     assert.equal((await head.arrayBuffer()).byteLength, 0);
-    const old = await h.fetch(`${BASE}/packages.json`, { headers: { ...basic(reader), "user-agent": "Composer/1.10.1" } });
+    const old = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { headers: { ...basic(reader), "user-agent": "Composer/1.10.1" } });
     assert.equal(old.status, 406);
+    const root = await h.fetch(`${BASE}/packages.json`, { headers: { "user-agent": "Composer/1.10.1" } });
+    assert.match((await root.json()).warning, /Composer 2 only/);
   });
 
   test("streams a 24 MB dist from R2 with the right length and checksum", async () => {

@@ -26,11 +26,18 @@ _DIST_CACHE = "private, max-age=31536000, immutable"
 _NOTIFY_LIMIT = 64 * 1024
 
 
+_COMPOSER_1 = "This repository serves Composer 2 only. Upgrade with: composer self-update --2"
+
+
 def _composer1(request: Request) -> Response | None:
-    if request.headers.get("user-agent", "").startswith("Composer/1."):
-        message = "This repository serves Composer 2 only. Upgrade with: composer self-update --2"
-        return error_response(406, "Not Acceptable", message, warning=message)
-    return None
+    """Composer 1 cannot read this repository. It prints the `warning` of a packages.json it can parse
+    (then finds no packages), but only a status line for errors: so the root file answers 200 with the
+    warning, everything else 406."""
+    if not request.headers.get("user-agent", "").startswith("Composer/1."):
+        return None
+    if request.path == "/packages.json":
+        return json_response(200, {"packages": [], "warning": _COMPOSER_1, "warning-versions": "<1.999"})
+    return error_response(406, "Not Acceptable", _COMPOSER_1, warning=_COMPOSER_1)
 
 
 async def _authenticated(ctx: Context) -> Response | None:
