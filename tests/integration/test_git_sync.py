@@ -215,3 +215,40 @@ async def test_a_running_sync_holds_a_lease(broker: Broker, repo: Repo) -> None:
     assert await broker.sources.acquire(source_id)
     report = await sync_source(broker, await broker.sources.get(source_id))
     assert report.status == "busy"
+
+
+async def test_a_file_url_works_like_a_path(broker: Broker, client: Client, repo: Repo) -> None:
+    await add_source(broker, f"file://{repo.path}")
+    [report] = await sync_all(broker)
+    assert report.status == "ok", report.message
+    assert set(await versions(client, await reader(broker), "acme/lib")) == {"v1.0.0", "v1.1.0"}
+
+
+async def test_a_private_repository_over_http_with_credentials(
+    broker: Broker, client: Client, repo: Repo, tmp_path: Path
+) -> None:
+    from tests.fixtures.git_http import GitHttpServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    git(served, "clone", "-q", "--bare", str(repo.path), "lib.git")
+    server = GitHttpServer(served, "deploy", "s3cr3t-pass").start()
+    try:
+        wrong = await add_source(broker, f"{server.url}/lib.git", {"username": "deploy", "password": "wrong-pass"})
+        report = await sync_source(broker, await broker.sources.get(wrong))
+        assert report.status == "error" and "wrong-pass" not in (report.message or "")
+        await broker.sources.finish(wrong, "error", report.message)
+        right = await broker.sources.add(
+            "git",
+            f"{server.url}/lib.git/",
+            await broker.seal_credentials({"username": "deploy", "password": "s3cr3t-pass"}),
+        )
+        report = await sync_source(broker, right)
+        assert report.status == "ok", report.message
+        assert set(await versions(client, await reader(broker), "acme/lib")) == {"v1.0.0", "v1.1.0"}
+        # The credentials went to the git server as HTTP Basic, and the served metadata has no source URL with them.
+        assert any(header and header.startswith("Basic ") for header in server.authorizations)
+        response, body = await client.request("GET", "/p2/acme/lib.json", headers=basic(await reader(broker)))
+        assert b"s3cr3t" not in body and b"deploy" not in body
+    finally:
+        server.stop()
