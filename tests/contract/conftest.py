@@ -1,12 +1,16 @@
 """One fixture per port, parametrized over every adapter that can run here; the same tests run on each.
 
+The shared backends run against real services (see tests/contract/services.py): each PostgreSQL test
+gets its own database, each Redis test its own key prefix, each S3 test its own bucket on a moto server
+started once per session.
+
 The Worker's adapters (D1, Workers KV, R2) run only inside Pyodide: tests/worker/adapters.test.mjs
 checks the same behaviours there.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +18,67 @@ import pytest
 
 from package_broker.runtimes.server.filesystem import FilesystemObjectStore
 from package_broker.runtimes.server.memory_kv import MemoryKVStore
+from package_broker.runtimes.server.postgres import PostgresDatabase
+from package_broker.runtimes.server.redis_kv import RedisKVStore
+from package_broker.runtimes.server.s3 import S3ObjectStore
 from package_broker.runtimes.server.sqlite import SqliteDatabase
 from package_broker.runtimes.server.sqlite_kv import SqliteKVStore
+from tests.contract.services import (
+    REDIS_URL,
+    S3_ACCESS_KEY_ID,
+    S3_SECRET_ACCESS_KEY,
+    MotoS3,
+    postgres_database,
+    redis_prefix,
+)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def kv(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
     if request.param == "memory":
         yield MemoryKVStore()
-    else:
+    elif request.param == "sqlite":
         store = SqliteKVStore(str(tmp_path / "kv.sqlite"))
         yield store
         await store.aclose()
+    else:
+        with redis_prefix() as prefix:
+            redis_store = await RedisKVStore.open(REDIS_URL, prefix)
+            yield redis_store
+            await redis_store.aclose()
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    database = await SqliteDatabase.open(str(tmp_path / "db.sqlite"))
-    yield database
-    await database.close()
+    if request.param == "sqlite":
+        database: Any = await SqliteDatabase.open(str(tmp_path / "db.sqlite"))
+        yield database
+        await database.close()
+    else:
+        with postgres_database() as url:
+            database = await PostgresDatabase.open(url)
+            yield database
+            await database.close()
 
 
-@pytest.fixture(params=["filesystem"])
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    server = MotoS3()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["filesystem", "s3"])
 async def objects(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    yield FilesystemObjectStore(str(tmp_path / "objects"))
+    if request.param == "filesystem":
+        yield FilesystemObjectStore(str(tmp_path / "objects"))
+    else:
+        moto: MotoS3 = request.getfixturevalue("moto_s3")
+        store = await S3ObjectStore.open(
+            moto.new_bucket(),
+            endpoint=moto.endpoint,
+            access_key_id=S3_ACCESS_KEY_ID,
+            secret_access_key=S3_SECRET_ACCESS_KEY,
+        )
+        yield store
+        await store.aclose()

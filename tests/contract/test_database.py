@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from package_broker import migrations
 from package_broker.errors import BackendError
 from package_broker.runtimes.server.bootstrap import load_migrations
+from package_broker.runtimes.server.postgres import PostgresDatabase, translate
+from tests.conftest import free_port
 
 
 async def test_values_round_trip_with_their_types(db: Any) -> None:
@@ -54,3 +57,66 @@ async def test_a_broken_migration_is_not_recorded(db: Any) -> None:
     with pytest.raises(BackendError):
         await migrations.apply(db, broken)
     assert await migrations.applied(db) == []
+
+
+async def test_question_marks_and_percent_signs_in_the_sql_text_are_not_placeholders(db: Any) -> None:
+    await db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT)")
+    await db.execute("INSERT INTO t (k, n) VALUES ('what?', 7 % 4)")
+    await db.execute("INSERT INTO t (k, n) VALUES (?, ?) -- a comment? 100%", ("100%", 1))
+    rows = await db.fetch_all("SELECT k, n FROM t WHERE k LIKE '%?' OR k = ? ORDER BY k", ("100%",))
+    assert rows == [{"k": "100%", "n": 1}, {"k": "what?", "n": 3}]
+
+
+async def test_concurrent_writers_do_not_interleave_their_batches(db: Any) -> None:
+    await db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+    await db.execute("INSERT INTO t VALUES (?, ?)", ("total", 0))
+
+    async def transfer(i: int) -> None:
+        await db.batch(
+            [
+                ("INSERT INTO t VALUES (?, ?)", (f"row{i}", i)),
+                ("UPDATE t SET n = n + ? WHERE k = ?", (i, "total")),
+            ]
+        )
+
+    await asyncio.gather(*(transfer(i) for i in range(1, 21)))
+    total = await db.fetch_one("SELECT n FROM t WHERE k = ?", ("total",))
+    assert total == {"n": sum(range(1, 21))}
+    assert len(await db.fetch_all("SELECT k FROM t")) == 21
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------------
+
+
+def test_portable_sql_is_translated_for_psycopg() -> None:
+    assert translate("SELECT a FROM t WHERE b = ? AND c LIKE '%?%' ESCAPE '\\'") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE '%%?%%' ESCAPE '\\'"
+    )
+    assert translate("SELECT 'it''s ?', \"odd?col\" -- why?\nFROM t /* ? */ WHERE x = ? % 2") == (
+        "SELECT 'it''s ?', \"odd?col\" -- why?\nFROM t /* ? */ WHERE x = %s %% 2"
+    )
+
+
+async def test_an_unreachable_postgresql_is_one_clear_error_without_the_password() -> None:
+    with pytest.raises(BackendError) as caught:
+        await PostgresDatabase.open(f"postgresql://broker:hunter2-secret@127.0.0.1:{free_port()}/broker")
+    message = str(caught.value)
+    assert message.startswith("DB_URL: cannot connect to PostgreSQL at broker@127.0.0.1:") and "/broker" in message
+    assert "hunter2" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_postgresql_errors_carry_no_row_values(db: Any) -> None:
+    await db.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    await db.execute("INSERT INTO t VALUES (?)", ("sha256-of-a-secret",))
+    with pytest.raises(BackendError) as caught:
+        await db.execute("INSERT INTO t VALUES (?)", ("sha256-of-a-secret",))
+    assert "duplicate key" in str(caught.value) and "sha256-of-a-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+async def test_postgresql_migrations_use_the_ledger_wrangler_uses(db: Any) -> None:
+    await migrations.apply(db, load_migrations())
+    ledger = await db.fetch_all("SELECT id, name, applied_at FROM d1_migrations ORDER BY id")
+    assert [row["name"] for row in ledger] == [m.name for m in load_migrations()]
+    assert all(row["applied_at"] is not None for row in ledger)

@@ -103,10 +103,11 @@ class Catalog:
         return [row["name"] for row in rows], await self.state_int(NAMES_MODIFIED)
 
     async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+        # LIKE ignores ASCII case on SQLite/D1 but not on PostgreSQL: the database lower-cases both sides.
         like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         return await self.db.fetch_all(
-            "SELECT name, description FROM packages WHERE name LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\' "
-            "ORDER BY name LIMIT ?",
+            "SELECT name, description FROM packages WHERE LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
+            "OR LOWER(description) LIKE LOWER(?) ESCAPE '\\' ORDER BY name LIMIT ?",
             (like, like, limit),
         )
 

@@ -2,9 +2,9 @@
 
 | port         | Worker adapter            | server adapters                                   |
 |--------------|---------------------------|---------------------------------------------------|
-| Database     | D1Database                | SqliteDatabase (PostgreSQL later)                 |
-| KVStore      | WorkersKVStore            | SqliteKVStore, MemoryKVStore (Redis later)        |
-| ObjectStore  | R2ObjectStore             | FilesystemObjectStore (S3 later)                  |
+| Database     | D1Database                | SqliteDatabase, PostgresDatabase                  |
+| KVStore      | WorkersKVStore            | SqliteKVStore, MemoryKVStore, RedisKVStore        |
+| ObjectStore  | R2ObjectStore             | FilesystemObjectStore, S3ObjectStore              |
 | HttpClient   | FetchHttpClient           | HttpxHttpClient                                   |
 | Clock        | SystemClock               | SystemClock                                       |
 | GitReader    | (none: no processes)      | GitCliReader                                      |

@@ -1,0 +1,106 @@
+"""The core's own SQL on every database adapter: each query the catalog, tokens, sources and sync job send
+runs here once, so SQL that works on SQLite but not on PostgreSQL (or the other way round) fails a test."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from package_broker import migrations
+from package_broker.artifacts.publish import publish_archive
+from package_broker.broker import Broker, Ports
+from package_broker.config import Settings
+from package_broker.errors import Conflict
+from package_broker.runtimes.server.bootstrap import load_migrations
+from package_broker.runtimes.server.filesystem import FilesystemObjectStore
+from package_broker.runtimes.server.memory_kv import MemoryKVStore
+from package_broker.sources.store import RefState
+from package_broker.sync.job import sync_due
+from tests.helpers import make_zip
+
+
+@pytest.fixture
+async def core(db: Any, tmp_path: Path) -> Broker:
+    await migrations.apply(db, load_migrations())
+    ports = Ports(db=db, kv=MemoryKVStore(), objects=FilesystemObjectStore(str(tmp_path / "objects")))
+    return Broker(Settings(memo_seconds=0), ports)
+
+
+def archive(version: str, description: str = "A Fancy Tool for 100% of cases, Élan included") -> io.BytesIO:
+    manifest = {"name": "acme/tool_kit", "description": description, "version": version}
+    return io.BytesIO(make_zip({"composer.json": manifest, "src/A.php": f"<?php // {version}"}))
+
+
+async def test_publishing_serving_and_searching(core: Broker) -> None:
+    first = await publish_archive(core, archive("1.0.0"))
+    again = await publish_archive(core, archive("1.0.0"))
+    assert first.changed and not again.changed
+    await publish_archive(core, archive("1.1.0"))
+    with pytest.raises(Conflict):
+        await publish_archive(
+            core, io.BytesIO(make_zip({"composer.json": {"name": "acme/tool_kit"}, "x": "y"})), version="1.0.0"
+        )
+
+    document = await core.documents.p2("acme/tool_kit", dev=False, base_url="https://broker.test")
+    assert document is not None
+    versions = json.loads(document.body)["packages"]["acme/tool_kit"]
+    assert [v["version"] for v in versions] == ["1.1.0", "1.0.0"]
+    names = await core.documents.names()
+    assert list(names.names) == ["acme/tool_kit"]
+
+    dist = await core.catalog.dist("acme/tool_kit", first.reference)
+    assert dist is not None and (dist.shasum, dist.size) == (first.shasum, first.size)
+    assert await core.catalog.dist_from("acme/tool_kit", "https://nowhere.test/x.zip") is None
+
+    # Case-insensitive like Composer's search, and LIKE's wildcards in the query are plain characters.
+    found = [row["name"] for row in await core.catalog.search("FANCY")]
+    assert found == ["acme/tool_kit"]
+    assert [row["name"] for row in await core.catalog.search("Tool_Kit")] == ["acme/tool_kit"]
+    assert [row["name"] for row in await core.catalog.search("100%")] == ["acme/tool_kit"]
+    assert [row["name"] for row in await core.catalog.search("Élan")] == ["acme/tool_kit"]
+    assert await core.catalog.search("tool%kit") == []
+    assert await core.catalog.search("acme_tool") == []
+
+    await core.catalog.count_downloads([("acme/tool_kit", "1.0.0.0"), ("acme/tool_kit", "1.0.0.0")])
+    await core.catalog.count_downloads([("acme/tool_kit", "1.0.0.0")])
+    row = await core.ports.db.fetch_one("SELECT SUM(count) AS n FROM downloads WHERE package = ?", ("acme/tool_kit",))
+    assert row is not None and int(row["n"]) == 3
+
+
+async def test_tokens_are_created_found_touched_and_revoked(core: Broker) -> None:
+    token, secret = await core.tokens.create("ci", permission="write", allowed_package_prefixes=["acme/"])
+    found = await core.tokens.lookup(secret)
+    assert found is not None and found.id == token.id and found.allowed_package_prefixes == ["acme/"]
+    await core.tokens.touch(token)
+    assert (await core.tokens.get(token.id)).last_used_at is not None
+    revoked = await core.tokens.revoke(token.id)
+    assert revoked.revoked_at is not None and (await core.tokens.revoke(token.id)).revoked_at == revoked.revoked_at
+    assert [t.id for t in await core.tokens.all()] == [token.id]
+    assert await core.tokens.lookup("pkb_unknown") is None
+
+
+async def test_sources_leases_refs_and_the_scheduled_sync(core: Broker) -> None:
+    source = await core.sources.add("git", "https://git.example.test/acme/lib.git")
+    with pytest.raises(Conflict):
+        await core.sources.add("git", "https://git.example.test/acme/lib.git")
+    uploads = await core.sources.uploads()
+    assert (await core.sources.uploads()).id == uploads.id
+
+    assert await core.sources.acquire(source.id) is True
+    assert await core.sources.acquire(source.id) is False  # the lease is held
+    await core.sources.record_refs(
+        source.id, [RefState("v1.0.0", "ok", commit="a" * 40), RefState("v0.9", "skipped", "no composer.json")]
+    )
+    await core.sources.finish(source.id, "ok", None)
+    refs = await core.sources.refs(source.id)
+    assert refs["v0.9"]["reason"] == "no composer.json" and refs["v1.0.0"]["commit_sha"] == "a" * 40
+
+    # Due: never synced first; this runtime has no git, so the sync records that error on the source.
+    other = await core.sources.add("git", "https://git.example.test/acme/other.git")
+    reports = await sync_due(core, interval=0)
+    assert [r.source_id for r in reports] == [other.id, source.id]
+    assert {(await core.sources.get(i)).status for i in (source.id, other.id)} == {"error"}
