@@ -12,7 +12,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY migrations ./migrations
-RUN pip install --no-cache-dir --disable-pip-version-check . \
+# With the PostgreSQL, Redis and S3 drivers, so replicas can share one database, cache and bucket.
+RUN pip install --no-cache-dir --disable-pip-version-check ".[postgresql,redis,s3]" \
  && package-broker --version
 
 ENV DATA_DIR=/data \

@@ -7,15 +7,15 @@ import base64
 import logging
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ... import migrations
 from ...broker import Broker, Ports
 from ...config import ServerSettings, Settings
 from ...errors import ConfigError
-from ...ports import SystemClock
+from ...ports import Database, KVStore, ObjectStore, SystemClock
 from .cipher import CryptographyCipher
 from .filesystem import FilesystemObjectStore
 from .git_cli import GitCliReader
@@ -91,23 +91,76 @@ async def _in_thread(function: Callable[[], T]) -> T:
     return await asyncio.to_thread(function)
 
 
+async def open_database(server: ServerSettings) -> Database:
+    if server.db_driver == "postgresql":
+        # Imported here: psycopg is an optional extra (`pip install 'package-broker[postgresql]'`).
+        from .postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(server.db_url)
+    return await SqliteDatabase.open(server.db_url)
+
+
+async def open_kv(server: ServerSettings) -> KVStore:
+    if server.cache_driver == "redis":
+        from .redis_kv import RedisKVStore
+
+        return await RedisKVStore.open(server.cache_url, server.cache_prefix)
+    if server.cache_driver == "memory":
+        return MemoryKVStore()
+    return SqliteKVStore(server.cache_url)
+
+
+async def open_objects(server: ServerSettings) -> ObjectStore:
+    if server.storage_driver == "s3":
+        from .s3 import S3ObjectStore
+
+        secret = server.s3_secret_access_key
+        return await S3ObjectStore.open(
+            server.s3_bucket,
+            endpoint=server.s3_endpoint,
+            region=server.s3_region,
+            access_key_id=server.s3_access_key_id,
+            secret_access_key=secret.reveal() if secret else None,
+        )
+    return FilesystemObjectStore(server.storage_path)
+
+
+def _closer(adapter: object) -> list[Callable[[], Awaitable[None]]]:
+    close = getattr(adapter, "aclose", None)
+    return [close] if close is not None else []
+
+
 async def build_broker(env: Mapping[str, str]) -> Broker:
-    """Open every adapter the environment asks for and return the wired broker."""
+    """Open every adapter the environment asks for and return the wired broker.
+
+    If one cannot be opened, those opened before it are closed again and the error propagates.
+    """
     settings, server, _ = load_settings(env)
-    db = await SqliteDatabase.open(server.db_url)
-    kv: Any = MemoryKVStore() if server.cache_driver == "memory" else SqliteKVStore(server.cache_url)
+    opened: list[Callable[[], Awaitable[None]]] = []
+    try:
+        db = await open_database(server)
+        opened.append(db.close)
+        kv = await open_kv(server)
+        opened += _closer(kv)
+        objects = await open_objects(server)
+        opened += _closer(objects)
+    except BaseException:
+        for close in reversed(opened):
+            await close()
+        raise
     http = HttpxHttpClient()
     ports = Ports(
         db=db,
         kv=kv,
-        objects=FilesystemObjectStore(server.storage_path),
+        objects=objects,
         clock=SystemClock(),
         http=http,
         git=GitCliReader(str(Path(server.data_dir) / "git")),
         cipher=CryptographyCipher(),
         offload=_in_thread,
         runtime="server",
-        closers=[http.aclose, *([kv.aclose] if hasattr(kv, "aclose") else [])],
+        # Broker.close() closes the database itself.
+        closers=[http.aclose, *_closer(kv), *_closer(objects)],
     )
     return Broker(settings, ports)
 
