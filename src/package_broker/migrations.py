@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import BackendError
 from .ports import Database
 
 LEDGER = "d1_migrations"
@@ -35,7 +36,11 @@ class Migration:
 
 async def applied(db: Database) -> list[str]:
     """Return the names of the migrations already recorded, oldest first."""
-    await db.execute(_LEDGER_DDL[db.dialect])
+    try:
+        await db.execute(_LEDGER_DDL[db.dialect])
+    except BackendError:
+        # Another process creating the ledger at the same moment (PostgreSQL can refuse the twin CREATE).
+        await db.execute(_LEDGER_DDL[db.dialect])
     rows = await db.fetch_all(f"SELECT name FROM {LEDGER} ORDER BY id")
     return [str(row["name"]) for row in rows]
 
@@ -55,8 +60,15 @@ async def apply(db: Database, migrations: list[Migration]) -> list[str]:
     for migration in await pending(db, migrations):
         # The name comes from our own file list, never from a request; quote it anyway.
         quoted = migration.name.replace("'", "''")
-        await db.execute_script(
-            f"{migration.sql.rstrip().rstrip(';')};\nINSERT INTO {LEDGER} (name) VALUES ('{quoted}');"
-        )
+        try:
+            await db.execute_script(
+                f"{migration.sql.rstrip().rstrip(';')};\nINSERT INTO {LEDGER} (name) VALUES ('{quoted}');"
+            )
+        except BackendError:
+            # Replicas starting together race for the same migration: the loser's transaction fails.
+            # If the winner recorded it, the schema is what we wanted; otherwise the error is real.
+            if migration.name not in await applied(db):
+                raise
+            continue
         names.append(migration.name)
     return names

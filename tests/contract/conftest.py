@@ -82,3 +82,18 @@ async def objects(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         )
         yield store
         await store.aclose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Any, Any]]:
+    """Two independent connections to one database, as two server replicas have."""
+    if request.param == "sqlite":
+        path = str(tmp_path / "db.sqlite")
+        pair: tuple[Any, Any] = (await SqliteDatabase.open(path), await SqliteDatabase.open(path))
+        yield pair
+    else:
+        with postgres_database() as url:
+            pair = (await PostgresDatabase.open(url), await PostgresDatabase.open(url))
+            yield pair
+    for database in pair:
+        await database.close()

@@ -120,3 +120,13 @@ async def test_postgresql_migrations_use_the_ledger_wrangler_uses(db: Any) -> No
     ledger = await db.fetch_all("SELECT id, name, applied_at FROM d1_migrations ORDER BY id")
     assert [row["name"] for row in ledger] == [m.name for m in load_migrations()]
     assert all(row["applied_at"] is not None for row in ledger)
+
+
+async def test_replicas_migrating_at_the_same_time_both_start(db_pair: Any) -> None:
+    import asyncio
+
+    first, second = db_pair
+    files = load_migrations()
+    results = await asyncio.gather(migrations.apply(first, files), migrations.apply(second, files))
+    assert sorted(results[0] + results[1]) == sorted(m.name for m in files)
+    assert await migrations.applied(first) == [m.name for m in files]

@@ -6,9 +6,28 @@ a whole archive in memory to serve it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
+
+from ..errors import BackendError
+
+_SAFE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.~-]*(?:/[a-z0-9][a-z0-9_.~-]*)*$")
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a safe object key: lower-case path segments, no `..`, nothing absolute.
+
+    The core only builds keys from validated package names and hex digests; adapters check again, so a
+    key can never leave the store (a directory on disk, a bucket prefix).
+
+    Raises:
+        BackendError: the key is not safe.
+    """
+    if not _SAFE_KEY.match(key) or ".." in key.split("/"):
+        raise BackendError(f"refusing unsafe object key {key!r}")
+    return key
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -18,10 +17,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import BackendError
-from ...ports.objects import ObjectInfo, StoredObject
+from ...ports.objects import ObjectInfo, StoredObject, check_key
 
 CHUNK = 256 * 1024
-_SAFE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.~-]*(?:/[a-z0-9][a-z0-9_.~-]*)*$")
 
 
 class FilesystemObjectStore:
@@ -30,9 +28,7 @@ class FilesystemObjectStore:
 
     def path_of(self, key: str) -> Path:
         """Map a key to a file path, refusing anything that could leave the storage directory."""
-        if not _SAFE_KEY.match(key) or ".." in key.split("/"):
-            raise BackendError(f"refusing unsafe object key {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def _info(self, key: str, path: Path) -> ObjectInfo | None:
         try:

@@ -31,20 +31,13 @@ import botocore.config
 import botocore.exceptions
 
 from ...errors import BackendError
-from ...ports.objects import ObjectInfo, StoredObject
-from .filesystem import _SAFE_KEY
+from ...ports.objects import ObjectInfo, StoredObject, check_key
 
 CHUNK = 256 * 1024
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 _MISSING = ("404", "NoSuchKey", "NotFound")
 _ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, boto3.exceptions.Boto3Error)
 T = TypeVar("T")
-
-
-def _check_key(key: str) -> str:
-    if not _SAFE_KEY.match(key) or ".." in key.split("/"):
-        raise BackendError(f"refusing unsafe object key {key!r}")
-    return key
 
 
 def _code(exc: BaseException) -> str:
@@ -143,7 +136,7 @@ class S3ObjectStore:
 
     async def _head(self, key: str) -> tuple[ObjectInfo, str] | None:
         try:
-            head = await self._call(self.client.head_object, Bucket=self.bucket, Key=_check_key(key))
+            head = await self._call(self.client.head_object, Bucket=self.bucket, Key=check_key(key))
         except _ERRORS as exc:
             if _code(exc) in _MISSING:
                 return None
@@ -157,7 +150,7 @@ class S3ObjectStore:
         return info, str(head.get("ETag", ""))
 
     async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
-        _check_key(key)
+        check_key(key)
         await asyncio.to_thread(self._put, key, data, size, metadata)
 
     def _put(self, key: str, data: BinaryIO, size: int, metadata: dict[str, str]) -> None:
@@ -213,7 +206,7 @@ class S3ObjectStore:
 
     async def delete(self, key: str) -> None:
         try:
-            await self._call(self.client.delete_object, Bucket=self.bucket, Key=_check_key(key))
+            await self._call(self.client.delete_object, Bucket=self.bucket, Key=check_key(key))
         except _ERRORS as exc:
             if _code(exc) in _MISSING:
                 return
