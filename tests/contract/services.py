@@ -8,6 +8,7 @@ missing a test is skipped locally and fails in CI (see `tests.conftest.require_t
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import socket
@@ -23,7 +24,26 @@ from psycopg import sql
 
 from tests.conftest import IN_CI, free_port
 
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
+
+def _admin_url() -> str:
+    """TEST_POSTGRES_URL, else this OS user over TCP (trust, as on CI machines), else over the Unix socket
+    (peer authentication, as on a fresh Debian install after scripts/setup created the role)."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        return os.environ["TEST_POSTGRES_URL"]
+    user = getpass.getuser()
+    for url in (
+        f"postgresql://{user}@127.0.0.1:5432/postgres",
+        f"postgresql://{user}@/postgres?host=/var/run/postgresql",
+    ):
+        try:
+            psycopg.connect(url, connect_timeout=3).close()
+            return url
+        except psycopg.OperationalError:
+            continue
+    return f"postgresql://{user}@127.0.0.1:5432/postgres"
+
+
+POSTGRES_ADMIN_URL = _admin_url()
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: Any key pair works with moto; real-looking names keep boto3's credential chain out of the way.
 S3_ACCESS_KEY_ID = "pb-test-access-key"

@@ -6,6 +6,7 @@
 | KVStore      | WorkersKVStore            | SqliteKVStore, MemoryKVStore, RedisKVStore        |
 | ObjectStore  | R2ObjectStore             | FilesystemObjectStore, S3ObjectStore              |
 | HttpClient   | FetchHttpClient           | HttpxHttpClient                                   |
+| Cipher       | WebCryptoCipher           | CryptographyCipher                                |
 | Clock        | SystemClock               | SystemClock                                       |
 | GitReader    | (none: no processes)      | GitCliReader                                      |
 """
