@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,21 @@ def make_zip(files: dict[str, bytes | str | dict[str, Any]], *, symlinks: dict[s
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             archive.writestr(info, target)
     return buffer.getvalue()
+
+
+#: Environment variables a test's broker must not inherit from the machine running the tests.
+BROKER_VARIABLES = ("DB_", "STORAGE_", "CACHE_", "S3_", "ENCRYPTION", "BASE_URL")
+
+
+def run_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `package-broker ARGS` as a real process on its own DATA_DIR (plus `env`)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(BROKER_VARIABLES)}
+    environment.update(DATA_DIR=str(data_dir), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "package_broker.runtimes.server.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )

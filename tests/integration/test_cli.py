@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_tool
-from tests.helpers import Repo, make_zip, php_package
+from tests.helpers import Repo, make_zip, php_package, run_cli
 
 
 def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_", "ENCRYPTION"))}
-    environment.update(DATA_DIR=str(tmp_path / "data"), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "package_broker.runtimes.server.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_cli(tmp_path / "data", *args, **env)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from tests.contract.services import (
     postgres_database,
     redis_prefix,
 )
-from tests.helpers import make_zip
+from tests.helpers import make_zip, run_cli
 
 MANIFEST: dict[str, Any] = {"name": "acme/shared", "description": "served from shared backends", "version": "1.2.0"}
 PASSWORD = "hunter2-do-not-print"
@@ -120,19 +119,8 @@ def test_a_token_revoked_through_one_replica_stops_working_on_the_other(
 
 
 def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_", "S3_", "ENCRYPTION"))
-    }
     # An explicit key: otherwise the first command also logs that it generated one.
-    environment.update(DATA_DIR=str(tmp_path / "data"), ENCRYPTION_KEY=base64.b64encode(b"k" * 32).decode(), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "package_broker.runtimes.server.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_cli(tmp_path / "data", *args, **{"ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(), **env})
 
 
 @pytest.mark.parametrize(
