@@ -148,3 +148,15 @@ async def test_a_repository_without_metadata_url_is_explained(broker: Broker, up
     assert report.status == "error"
     unreachable = await sync(broker, await add(broker, "http://127.0.0.1:9/"))
     assert unreachable.status == "error" and "failed" in (unreachable.message or "")
+
+
+async def test_a_package_gone_from_the_upstream_stays_served(
+    broker: Broker, client: Client, upstream: ComposerRepository
+) -> None:
+    upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    source_id = await add(broker, upstream.url, packages=["up/lib"])
+    await sync(broker, source_id)
+    del upstream.packages["up/lib"]  # the upstream answers 404 for both of its files now
+    report = await sync(broker, source_id)
+    assert ("up/lib", "the upstream no longer lists it; its versions stay served") in report.skipped
+    assert set(await served(client, (await broker.tokens.create("r"))[1], "up/lib")) == {"1.0.0"}

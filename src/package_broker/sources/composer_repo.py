@@ -131,6 +131,7 @@ class ComposerRepositorySync:
         states: list[RefState] = []
         changed = False
         pending = 0
+        missing = 0
         for dev in (False, True):
             file = f"p2/{name}{'~dev' if dev else ''}.json"
             seen = previous.get(file, {})
@@ -145,6 +146,7 @@ class ComposerRepositorySync:
                 continue
             changed = True
             if response.status == 404:
+                missing += 1
                 states.append(RefState(file, "ok"))
                 continue
             if response.status != 200 or len(response.body) > _MAX_METADATA_BYTES:
@@ -163,6 +165,11 @@ class ComposerRepositorySync:
             states.append(
                 RefState(file, "ok", last_modified=None if incomplete else response.headers.get("last-modified"))
             )
+        if missing == 2 and current:
+            # The upstream no longer knows the package at all: keep serving what we have (lock files and
+            # new installs keep working) rather than trusting what may be a misconfiguration upstream.
+            report.skipped.append((name, "the upstream no longer lists it; its versions stay served"))
+            return None, states, pending
         return (rows if changed else None), states, pending
 
     def _out_of_time(self) -> bool:
