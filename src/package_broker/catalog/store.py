@@ -17,6 +17,7 @@ from ..ports import Clock, Database
 from ..ports.database import Params
 
 NAMES_MODIFIED = "names_modified_at"
+_DIST_COLUMNS = "package, reference, object_key, shasum, size, upstream_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +114,7 @@ class Catalog:
 
     async def dist(self, package: str, reference: str) -> DistRow | None:
         row = await self.db.fetch_one(
-            "SELECT package, reference, object_key, shasum, size, upstream_url FROM dists "
-            "WHERE package = ? AND reference = ?",
+            f"SELECT {_DIST_COLUMNS} FROM dists WHERE package = ? AND reference = ?",
             (package, reference),
         )
         return DistRow(**row) if row else None
@@ -122,8 +122,7 @@ class Catalog:
     async def dist_from(self, package: str, upstream_url: str) -> DistRow | None:
         """The archive already mirrored from `upstream_url`, if any."""
         row = await self.db.fetch_one(
-            "SELECT package, reference, object_key, shasum, size, upstream_url FROM dists "
-            "WHERE package = ? AND upstream_url = ? ORDER BY created_at LIMIT 1",
+            f"SELECT {_DIST_COLUMNS} FROM dists WHERE package = ? AND upstream_url = ? ORDER BY created_at LIMIT 1",
             (package, upstream_url),
         )
         return DistRow(**row) if row else None

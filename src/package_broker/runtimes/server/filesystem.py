@@ -60,7 +60,7 @@ class FilesystemObjectStore:
                 os.fsync(out.fileno())
             if os.path.getsize(out.name) != size:
                 os.unlink(out.name)
-                raise BackendError(f"stored {key_name(path)} has the wrong size")
+                raise BackendError(f"stored {path.name} has the wrong size")
             os.replace(out.name, path)
         except OSError as exc:
             raise BackendError(f"cannot write to the storage directory: {exc.strerror}") from exc
@@ -89,7 +89,3 @@ class FilesystemObjectStore:
                 victim.unlink()
             except FileNotFoundError:
                 pass
-
-
-def key_name(path: Path) -> str:
-    return path.name
