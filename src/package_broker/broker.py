@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .access.store import TokenStore
@@ -15,6 +15,7 @@ from .crypto.credentials import seal_json, unseal_json
 from .errors import ConfigError
 from .ports import Clock, Database, GitReader, HttpClient, KVStore, ObjectStore, SystemClock
 from .ports.cipher import Cipher
+from .ports.metered import MeteredDatabase, MeteredHttp, MeteredKV, MeteredObjects
 from .sources.store import SourceStore
 
 T = TypeVar("T")
@@ -48,9 +49,17 @@ class Ports:
 class Broker:
     def __init__(self, settings: Settings, ports: Ports) -> None:
         self.settings = settings
-        self.ports = ports
-        self.cache = Cache(ports.kv, seconds=settings.memo_seconds)
-        self.catalog = Catalog(ports.db, ports.clock)
+        # Every call through a port is counted against the running invocation's budget (ports/metered.py).
+        self.ports = replace(
+            ports,
+            db=MeteredDatabase(ports.db),
+            kv=MeteredKV(ports.kv),
+            objects=MeteredObjects(ports.objects),
+            http=MeteredHttp(ports.http) if ports.http is not None else None,
+        )
+        ports = self.ports
+        self.cache = Cache(ports.db, ports.kv, seconds=settings.memo_seconds)
+        self.catalog = Catalog(ports.db, ports.clock, self.cache)
         self.tokens = TokenStore(ports.db, self.cache, ports.clock)
         self.sources = SourceStore(ports.db, ports.clock)
         self.documents = Documents(self.catalog, self.cache)

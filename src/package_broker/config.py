@@ -12,12 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .budget import RESERVE
 from .errors import ConfigError
 
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "./package-broker-data"
 DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 DEFAULT_SYNC_INTERVAL = 300
+#: A Worker invocation's limits on the Free plan (developers.cloudflare.com/workers/platform/limits/).
+DEFAULT_SUBREQUEST_LIMIT = 50
+DEFAULT_SERVICE_REQUEST_LIMIT = 1000
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_CACHE_PREFIX = "pkb:"
@@ -117,8 +121,12 @@ class Settings:
     memo_seconds: int = 1
     #: Seconds between scheduled syncs of a source (server scheduler and Worker cron alike); 0 = off.
     sync_interval: int = DEFAULT_SYNC_INTERVAL
-    #: How long one scheduled run may keep starting new source syncs (keeps a cron run within limits).
+    #: How long one scheduled run may keep starting new sync steps (keeps a cron run within limits).
     sync_budget_seconds: int = 20
+    #: Workers only: outbound fetches one invocation may make (Free plan: 50; Paid: 10,000 in all).
+    subrequest_limit: int = DEFAULT_SUBREQUEST_LIMIT
+    #: Workers only: calls to D1, KV and R2 one invocation may make (Free plan: 1,000).
+    service_request_limit: int = DEFAULT_SERVICE_REQUEST_LIMIT
     log_level: str = "info"
 
     @classmethod
@@ -136,6 +144,10 @@ class Settings:
             memo_seconds=_integer(env, "MEMO_SECONDS", 1),
             sync_interval=_integer(env, "SYNC_INTERVAL", DEFAULT_SYNC_INTERVAL),
             sync_budget_seconds=_integer(env, "SYNC_BUDGET_SECONDS", 20, minimum=1),
+            subrequest_limit=_integer(env, "SUBREQUEST_LIMIT", DEFAULT_SUBREQUEST_LIMIT, minimum=2),
+            service_request_limit=_integer(
+                env, "SERVICE_REQUEST_LIMIT", DEFAULT_SERVICE_REQUEST_LIMIT, minimum=RESERVE + 4
+            ),
             log_level=level,
         )
 

@@ -54,7 +54,11 @@ async def test_publishing_serving_and_searching(core: Broker) -> None:
 
     dist = await core.catalog.dist("acme/tool_kit", first.reference)
     assert dist is not None and (dist.shasum, dist.size) == (first.shasum, first.size)
-    assert await core.catalog.dist_from("acme/tool_kit", "https://nowhere.test/x.zip") is None
+    state = await core.catalog.state("acme/tool_kit")
+    assert state.package is not None and sorted(state.versions) == ["1.0.0.0", "1.1.0.0"]
+    assert first.reference in state.dists and state.names_modified_at > 0
+    assert state.dist_from("https://nowhere.test/x.zip") is None
+    assert (await core.catalog.state("acme/nothing")).package is None
 
     # Case-insensitive like Composer's search, and LIKE's wildcards in the query are plain characters.
     found = [row["name"] for row in await core.catalog.search("FANCY")]
@@ -92,15 +96,24 @@ async def test_sources_leases_refs_and_the_scheduled_sync(core: Broker) -> None:
 
     assert await core.sources.acquire(source.id) is True
     assert await core.sources.acquire(source.id) is False  # the lease is held
-    await core.sources.record_refs(
-        source.id, [RefState("v1.0.0", "ok", commit="a" * 40), RefState("v0.9", "skipped", "no composer.json")]
+    await core.ports.db.batch(
+        core.sources.ref_statements(
+            source.id, [RefState("v1.0.0", "ok", commit="a" * 40), RefState("v0.9", "skipped", "no composer.json")]
+        )
     )
-    await core.sources.finish(source.id, "ok", None)
+    await core.ports.db.batch(
+        core.sources.ref_statements(source.id, [RefState("v0.9", "skipped", "still none")], complete=False)
+    )
+    await core.sources.finish(source.id, "partial", "half done", cursor="acme/m")
+    assert (await core.sources.get(source.id)).sync_cursor == "acme/m"
     refs = await core.sources.refs(source.id)
-    assert refs["v0.9"]["reason"] == "no composer.json" and refs["v1.0.0"]["commit_sha"] == "a" * 40
+    assert refs["v0.9"]["reason"] == "still none" and refs["v1.0.0"]["commit_sha"] == "a" * 40
 
-    # Due: never synced first; this runtime has no git, so the sync records that error on the source.
+    # Due: an unfinished pass first, then never synced; this runtime has no git, so each sync records that
+    # error on its source (which ends the pass).
     other = await core.sources.add("git", "https://git.example.test/acme/other.git")
+    assert [s.id for s in await core.sources.due(core.clock.now())] == [source.id, other.id]
     reports = await sync_due(core, interval=0)
-    assert [r.source_id for r in reports] == [other.id, source.id]
+    assert [r.source_id for r in reports] == [source.id, other.id]
+    assert (await core.sources.get(source.id)).sync_cursor is None
     assert {(await core.sources.get(i)).status for i in (source.id, other.id)} == {"error"}

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from package_broker.broker import Broker
+from package_broker.budget import Budget, spending
 from package_broker.composer.minifier import expand
 from package_broker.sync.job import sync_source
 from tests.conftest import Client, basic
@@ -32,8 +33,10 @@ async def add(broker: Broker, url: str, credentials: dict[str, str] | None = Non
     return (await broker.sources.add("composer", url, sealed, options or None)).id
 
 
-async def sync(broker: Broker, source_id: str, budget: float | None = None) -> Any:
-    return await sync_source(broker, await broker.sources.get(source_id), budget_seconds=budget)
+async def sync(broker: Broker, source_id: str, budget: Budget | None = None) -> Any:
+    """Sync a source within `budget` (as a Worker invocation would), unlimited by default."""
+    with spending(budget or Budget()):
+        return await sync_source(broker, await broker.sources.get(source_id))
 
 
 async def served(client: Client, secret: str, name: str, dev: bool = False) -> dict[str, dict[str, Any]]:
@@ -118,8 +121,8 @@ async def test_a_dist_that_does_not_match_its_shasum_is_not_served(
     upstream.add_dist(f"/dists/up/lib/{sha}.zip", b"PK\x05\x06" + b"\0" * 18)  # tampered bytes, same URL
     report = await sync(broker, await add(broker, upstream.url))
     assert any("does not match the upstream shasum" in reason for _, reason in report.skipped)
-    assert await broker.catalog.package("up/lib") is not None
-    assert [v.version for v in await broker.catalog.versions("up/lib")] == []
+    assert await broker.catalog.versions("up/lib") == []
+    assert await broker.catalog.package("up/lib") is None  # nothing to serve: no empty package either
 
 
 async def test_a_spent_budget_leaves_work_for_the_next_run(
@@ -128,11 +131,40 @@ async def test_a_spent_budget_leaves_work_for_the_next_run(
     for minor in range(3):
         upstream.release("up/lib", f"1.{minor}.0", files("up/lib", str(minor)))
     source_id = await add(broker, upstream.url)
-    first = await sync(broker, source_id, budget=0.000001)
-    assert any("left for the next sync" in reason for _, reason in first.skipped)
+    # packages.json and the two p2 files fit; no archive does.
+    first = await sync(broker, source_id, Budget(fetches=3))
+    assert first.status == "partial" and "budget ran out" in first.message
+    assert (await broker.sources.get(source_id)).status == "partial"
     second = await sync(broker, source_id)
     assert second.status == "ok" and not second.skipped
     assert set(await served(client, (await broker.tokens.create("r"))[1], "up/lib")) == {"1.0.0", "1.1.0", "1.2.0"}
+
+
+async def test_small_budgets_converge_run_after_run_and_never_overspend(
+    broker: Broker, client: Client, upstream: ComposerRepository
+) -> None:
+    names = [f"up/pkg{i}" for i in range(6)]
+    for name in names:
+        for minor in range(2):
+            upstream.release(name, f"1.{minor}.0", files(name, str(minor)))
+    source_id = await add(broker, upstream.url)
+    runs: list[tuple[str, int]] = []
+    while not runs or runs[-1][0] != "ok":
+        assert len(runs) < 20, runs
+        spend = Budget(fetches=6, services=20)
+        report = await sync(broker, source_id, spend)
+        assert spend.used_fetches <= 6 and spend.used_services <= 20
+        runs.append((report.status, spend.used_fetches))
+    assert len(runs) > 2 and all(status == "partial" for status, _ in runs[:-1])
+    secret = (await broker.tokens.create("r"))[1]
+    for name in names:
+        assert set(await served(client, secret, name)) == {"1.0.0", "1.1.0"}
+    # Unchanged upstream: two conditional requests per package and no database write at all.
+    upstream.requests.clear()
+    spend = Budget()
+    assert (await sync(broker, source_id, spend)).status == "ok"
+    assert spend.used_fetches == 1 + 2 * len(names)
+    assert not [path for path, _ in upstream.requests if path.startswith("/dists/")]
 
 
 async def test_only_the_named_packages_are_mirrored(broker: Broker, upstream: ComposerRepository) -> None:

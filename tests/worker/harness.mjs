@@ -1,23 +1,36 @@
-// The offline Worker harness: the real src/entry.py, the real `workers` SDK and real Pyodide 0.28.2
-// (Cloudflare's Python 3.13.2), with D1, KV and R2 provided by Miniflare (workerd's own implementations).
+// The offline Worker harness: the deploy bundle (the real src/entry.py, the core and the vendored `workers`
+// SDK, exactly as `wrangler deploy` packs them) in the real Pyodide that wrangler.toml selects, with D1, KV
+// and R2 provided by Miniflare (workerd's own implementations) and Cloudflare's limits enforced.
 //
-// workerd cannot start a Python Worker without internet access (it downloads Cloudflare's Pyodide
-// bundle), so the Python side runs in Node's Pyodide and the bindings run in Miniflare; handlers are
-// called the way workerd's entrypoint helper calls them (fetch "relaxed", scheduled strictly with
-// (controller, env, ctx); arguments through python_from_rpc, results through python_to_rpc).
-// See shared/reference/python-workers-offline.md for why, and for the gaps this leaves.
+// workerd cannot start a Python Worker without internet access (it downloads Cloudflare's Pyodide bundle),
+// so the Python side runs in Node's Pyodide and the bindings in Miniflare. What production does at start,
+// the harness does the same way (from workerd's python-entrypoint-helper and setup_python_search_path):
+// the bundle is mounted at /session/metadata, python_modules/ goes before site-packages, .pth files are
+// processed, and with the external SDK the runtime's own `workers` module is a stub that raises. Handlers
+// are called the way workerd calls them (fetch "relaxed", scheduled strictly with (controller, env, ctx);
+// arguments through python_from_rpc, results through python_to_rpc).
+//
+// Teeth (tests/worker/platform.mjs): subrequest limits per invocation, KV that is only eventually
+// consistent between isolates and refuses a second write to a key within a second, and several isolates
+// (each its own Pyodide) over the same D1/KV/R2. See README "Testing the Worker offline" for the gaps.
 
 import fs from "node:fs";
 import http from "node:http";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { loadPyodide } from "pyodide";
+import { workerBundle } from "./bundle.mjs";
+import { productionRuntime } from "./compat.mjs";
+import { Invocation, KvNetwork, binding, meteredFetch } from "./platform.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const SDK_DIR = path.join(ROOT, ".cache/workers-sdk");
+/** Cloudflare's memory limit per isolate (JS heap, Wasm memory and buffers together). */
+export const ISOLATE_MEMORY_LIMIT = 128 * 1024 * 1024;
+const SESSION = "/session/metadata";
 
 /** Binding names and ids exactly as wrangler.toml declares them, so state is shared with wrangler --local. */
 export function wranglerBindings() {
@@ -34,28 +47,17 @@ export function wranglerBindings() {
   };
 }
 
-// Miniflare's Node-side binding proxies, renamed so the workers SDK recognises them as workerd's classes.
-// `batch()` gets the unwrapped statements back: Miniflare serialises them to send them to workerd.
-const unwrapped = new WeakMap();
-const unwrap = (value) => (Array.isArray(value) ? value.map((v) => unwrapped.get(v) ?? v) : value);
-function named(name, target) {
-  const Class = { [name]: class {} }[name];
-  const proxy = new Proxy(new Class(), {
-    get(_t, prop) {
-      if (prop === "constructor") return Class;
-      if (prop === "then") return undefined;
-      const value = target[prop];
-      if (typeof value !== "function") return value;
-      return (...args) => {
-        const result = value.apply(target, prop === "batch" ? args.map(unwrap) : args);
-        if (name === "D1Database" && prop === "prepare") return named("D1PreparedStatement", result);
-        if (name === "D1PreparedStatement" && prop === "bind") return named("D1PreparedStatement", result);
-        return result;
-      };
-    },
-  });
-  unwrapped.set(proxy, target);
-  return proxy;
+/** The Pyodide the harness runs must be the one wrangler.toml selects in production. */
+export function checkPyodide(runtime) {
+  const installed = createRequire(import.meta.url)("pyodide/package.json").version;
+  if (installed !== runtime.line.pyodide) {
+    throw new Error(
+      `wrangler.toml (compatibility_date ${runtime.date}, flags ${runtime.flags.join(", ")}) makes Cloudflare run ` +
+        `Pyodide ${runtime.line.pyodide} (Python ${runtime.line.python}), but the harness has pyodide@${installed}: ` +
+        "pin the matching pyodide in package.json, or select this line with compatibility flags",
+    );
+  }
+  return installed;
 }
 
 class ExecutionContext {
@@ -80,14 +82,111 @@ class ScheduledController {
   noRetry() {}
 }
 
-/**
- * Start Miniflare (bindings) and Pyodide (the Worker). `persistDir` defaults to a fresh temp dir;
- * pass `.wrangler/state/v3` to share state with `wrangler ... --local`.
- */
-export async function createHarness({ persistDir, vars = {}, echo = false } = {}) {
-  if (!fs.existsSync(path.join(SDK_DIR, "workers"))) {
-    throw new Error(`${SDK_DIR} is missing: run scripts/setup --test (it installs workers-runtime-sdk there)`);
+// Python run once per isolate, after the search path is set up like production: import the Worker,
+// and define the call helper workerd's entrypoint helper stands for.
+const BOOT = `
+import inspect
+from pyodide.code import relaxed_call
+from workers import python_from_rpc, python_to_rpc
+import entry
+
+async def _call(instance, name, relaxed, *args):
+    method = getattr(instance, name)
+    py_args = [python_from_rpc(a) for a in args]
+    result = relaxed_call(method, *py_args) if relaxed else method(*py_args)
+    if inspect.isawaitable(result):
+        result = await result
+    return python_to_rpc(result)
+`;
+
+async function startIsolate({ index, bundleDir, runtime, bindings, vars, echo, logs }) {
+  const own = [];
+  const output = (line) => {
+    own.push(line);
+    logs.push(line);
+    if (echo) process.stdout.write(line + "\n");
+  };
+  const py = await loadPyodide({ stdout: output, stderr: output });
+  py.mountNodeFS(SESSION, bundleDir);
+  const sitePackages = py.runPython("import site; site.getsitepackages()[0]");
+  if (runtime.compatFlags.enable_python_external_sdk) {
+    // What workerd writes when the runtime no longer ships the SDK: importing it without a vendored copy fails.
+    const stub = (name) =>
+      `err = ModuleNotFoundError("No module named '${name}'", name="${name}")\n` +
+      `err.add_note("You need to update to workers-py >= 1.9 or to pass disable_python_external_sdk")\nraise err\n`;
+    py.FS.mkdirTree(`${sitePackages}/workers`);
+    py.FS.writeFile(`${sitePackages}/workers/__init__.py`, stub("workers"));
+    py.FS.writeFile(`${sitePackages}/asgi.py`, stub("asgi"));
   }
+  const env = { ENCRYPTION_KEY: vars.ENCRYPTION_KEY, ...vars, ...bindings(index) };
+  py.registerJsModule("_cloudflare_compat_flags", runtime.compatFlags);
+  py.registerJsModule("_pyodide_entrypoint_helper", {
+    cloudflareWorkersModule: { env, waitUntil: () => {} },
+    cloudflareSocketsModule: {},
+    doAnImport: async (name) => {
+      throw new Error(`import ${name} is not available in the harness`);
+    },
+    patchWaitUntil: () => {},
+    patch_env_helper: () => {
+      throw new Error("patch_env is not supported in the harness");
+    },
+  });
+  py.globals.set("_process_pth", runtime.compatFlags.python_process_pth_files);
+  py.runPython(`
+import sys, site
+sys.path[:] = ["${SESSION}"] + [p for p in sys.path if p.startswith("/lib")]
+for i, p in enumerate(sys.path):
+    if "site-packages" in p:
+        sys.path.insert(i, "${SESSION}/python_modules")
+        break
+if _process_pth:
+    site.addsitedir("${SESSION}/python_modules")
+`);
+  const started = performance.now();
+  py.runPython(BOOT);
+  const importMs = performance.now() - started;
+  const call = py.globals.get("_call");
+  const instance = (ctx) => py.globals.get("entry").Default(ctx, env);
+  return {
+    index,
+    py,
+    env,
+    logs: own,
+    importMs,
+    /** Bytes of Wasm memory this isolate's Python holds (it only grows: Wasm memory is never returned). */
+    wasmBytes: () => py._module.HEAP8.buffer.byteLength,
+    async invoke(kind, relaxed, args, ctx, plan) {
+      const meter = new Invocation(kind, plan);
+      const result = await meter.run(async () => {
+        const value = await call(instance(ctx), kind, relaxed, ...args);
+        await ctx.drain();
+        return value;
+      });
+      return { result, meter };
+    },
+  };
+}
+
+/**
+ * Start Miniflare (bindings) and `isolates` Pyodide interpreters running the deploy bundle.
+ *
+ * Options: `persistDir` (default a fresh temp dir; `.wrangler/state/v3` shares state with wrangler --local),
+ * `vars` (Worker vars and secrets), `isolates` (default 1), `plan` ("free" or "paid": the subrequest limits),
+ * `kvDelayMs` (how long a KV write stays invisible to the other isolates; default 60 s as in production),
+ * `bundleDir` (default: the bundle built from the current sources), `echo` (print the Worker's output).
+ */
+export async function createHarness({
+  persistDir,
+  vars = {},
+  echo = false,
+  isolates = 1,
+  plan = "free",
+  kvDelayMs = 60_000,
+  bundleDir,
+} = {}) {
+  const runtime = productionRuntime(ROOT);
+  checkPyodide(runtime);
+  const bundle = bundleDir ?? workerBundle(ROOT);
   const persistRoot = persistDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "pb-worker-"));
   const ids = wranglerBindings();
   const mf = new Miniflare({
@@ -100,81 +199,74 @@ export async function createHarness({ persistDir, vars = {}, echo = false } = {}
     defaultPersistRoot: persistRoot,
   });
   await mf.ready;
-  const env = {
+  const raw = {
+    d1: await mf.getD1Database(ids.d1.binding),
+    kv: await mf.getKVNamespace(ids.kv.binding),
+    r2: await mf.getR2Bucket(ids.r2.binding),
+  };
+  const kvNetwork = new KvNetwork(raw.kv, kvDelayMs);
+  // Production's `fetch` is a subrequest; Node's is not. Installed once, counted only inside invocations.
+  if (!globalThis.fetch.metered) {
+    const metered = meteredFetch(globalThis.fetch.bind(globalThis));
+    metered.metered = true;
+    globalThis.fetch = metered;
+  }
+  const workerVars = {
     // The secret `npx wrangler secret put ENCRYPTION_KEY` would set.
     ENCRYPTION_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
     ...vars,
-    [ids.d1.binding]: named("D1Database", await mf.getD1Database(ids.d1.binding)),
-    [ids.kv.binding]: named("KvNamespace", await mf.getKVNamespace(ids.kv.binding)),
-    [ids.r2.binding]: named("R2Bucket", await mf.getR2Bucket(ids.r2.binding)),
   };
-
-  const logs = [];
-  const output = (line) => {
-    logs.push(line);
-    if (echo) process.stdout.write(line + "\n");
-  };
-  const py = await loadPyodide({ stdout: output, stderr: output });
-  py.mountNodeFS("/sdk", SDK_DIR);
-  py.mountNodeFS("/worker", path.join(ROOT, "src"));
-  const vendored = path.join(ROOT, "python_modules");
-  if (fs.existsSync(vendored)) py.mountNodeFS("/python_modules", vendored);
-  py.registerJsModule("_cloudflare_compat_flags", { python_workflows_implicit_dependencies: false });
-  py.registerJsModule("_pyodide_entrypoint_helper", {
-    cloudflareWorkersModule: { env, waitUntil: () => {} },
-    cloudflareSocketsModule: {},
-    doAnImport: async (name) => {
-      throw new Error(`import ${name} is not available in the harness`);
-    },
-    patchWaitUntil: () => {},
-    patch_env_helper: () => {
-      throw new Error("patch_env is not supported in the harness");
-    },
+  const bindings = (index) => ({
+    [ids.d1.binding]: binding("D1Database", raw.d1),
+    [ids.kv.binding]: binding("KvNamespace", kvNetwork.view(index)),
+    [ids.r2.binding]: binding("R2Bucket", raw.r2),
   });
-  const started = performance.now();
-  py.runPython(`
-import sys, inspect
-sys.path[:0] = ["/worker", "/python_modules", "/sdk"]
-from pyodide.code import relaxed_call
-from workers import python_from_rpc, python_to_rpc
-import entry
+  const logs = [];
+  const started = [];
+  for (let index = 0; index < isolates; index++) {
+    started.push(await startIsolate({ index, bundleDir: bundle, runtime, bindings, vars: workerVars, echo, logs }));
+  }
+  const pick = (isolate = 0) => {
+    if (!started[isolate]) throw new Error(`the harness has ${started.length} isolate(s), not ${isolate + 1}`);
+    return started[isolate];
+  };
 
-async def _call(instance, name, relaxed, *args):
-    method = getattr(instance, name)
-    py_args = [python_from_rpc(a) for a in args]
-    result = relaxed_call(method, *py_args) if relaxed else method(*py_args)
-    if inspect.isawaitable(result):
-        result = await result
-    return python_to_rpc(result)
-`);
-  const importMs = performance.now() - started;
-  const call = py.globals.get("_call");
-
-  const newInstance = (ctx) => py.globals.get("entry").Default(ctx, env);
   const harness = {
     mf,
-    env,
-    py,
+    runtime,
+    bundleDir: bundle,
+    /** Bindings for test set-up and assertions: not metered, not delayed (what `wrangler ... --local` sees). */
+    env: {
+      ...workerVars,
+      [ids.d1.binding]: binding("D1Database", raw.d1),
+      [ids.kv.binding]: binding("KvNamespace", raw.kv),
+      [ids.r2.binding]: binding("R2Bucket", raw.r2),
+    },
+    isolates: started,
     logs,
-    importMs,
+    importMs: started[0].importMs,
     persistRoot,
-    /** Call the Worker's fetch() like workerd does; resolves to a JS Response once waitUntil work is done. */
-    async fetch(input, init) {
-      const ctx = new ExecutionContext();
+    /** Every invocation so far: {kind, fetch, services, refused}. */
+    invocations: [],
+    /** Call the Worker's fetch() like workerd does; resolves to the JS Response once waitUntil work is done. */
+    async fetch(input, init, { isolate = 0 } = {}) {
       const request = input instanceof Request ? input : new Request(input, init);
       // A class-based entrypoint's fetch() receives only the request (env and ctx live on the instance).
-      const response = await call(newInstance(ctx), "fetch", true, request);
-      await ctx.drain();
-      return response;
+      const { result, meter } = await pick(isolate).invoke("fetch", true, [request], new ExecutionContext(), plan);
+      harness.invocations.push(meter);
+      return result;
     },
-    /** Fire the Cron Trigger. */
-    async scheduled(cron = "*/5 * * * *", scheduledTime = Date.now()) {
+    /** Fire the Cron Trigger; resolves to the invocation's meter. */
+    async scheduled(cron = "*/5 * * * *", scheduledTime = Date.now(), { isolate = 0 } = {}) {
       const ctx = new ExecutionContext();
-      await call(newInstance(ctx), "scheduled", false, new ScheduledController(cron, scheduledTime), env, ctx);
-      await ctx.drain();
+      const target = pick(isolate);
+      const { meter } = await target.invoke("scheduled", false, [new ScheduledController(cron, scheduledTime), target.env, ctx], ctx, plan);
+      harness.invocations.push(meter);
+      return meter;
     },
-    /** Run Python in the Worker's interpreter (test set-up only): `env` is the bindings object. */
-    async runPython(code, globals = {}) {
+    /** Run Python in an isolate's interpreter (test set-up only, not metered): `env` is its bindings object. */
+    async runPython(code, globals = {}, { isolate = 0 } = {}) {
+      const { py, env } = pick(isolate);
       const scope = py.globals.get("dict")();
       scope.set("env", env);
       for (const [name, value] of Object.entries(globals)) scope.set(name, py.toPy(value));

@@ -35,7 +35,7 @@ test("migrations applied by the broker leave nothing for wrangler to apply", asy
   const state = fs.mkdtempSync(path.join(os.tmpdir(), "pb-wrangler-"));
   const h = await createHarness({ persistDir: path.join(state, "v3") });
   try {
-    assert.deepEqual(await h.migrate(), ["0001_initial.sql", "0002_composer_sources.sql"]);
+    assert.deepEqual(await h.migrate(), ["0001_initial.sql", "0002_composer_sources.sql", "0003_resumable_sync.sql"]);
   } finally {
     await h.dispose();
   }

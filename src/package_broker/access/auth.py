@@ -75,24 +75,26 @@ def secret_from_header(authorization: str | None, host: str) -> str:
 async def authenticate(authorization: str | None, host: str, store: TokenStore, now: int) -> Token:
     """Return the valid token behind an Authorization header.
 
-    A header seen before is answered from this process's memory (no decoding, no hashing); the record
-    is still checked for revocation and expiry on every request.
+    A header seen recently is answered from this process's memory (no decoding, no hashing, no query);
+    the record is still checked for revocation and expiry on every request.
 
     Raises:
         AuthError: 401 for a missing, malformed, unknown, revoked or expired token.
     """
-    token = store.remembered_header(authorization) if authorization else None
-    if token is None:
+    remembered = store.remembered(authorization) if authorization else None
+    if remembered is None:
         secret = secret_from_header(authorization, host)
-        token = await store.lookup(secret)
-        if token is None:
-            raise AuthError(
-                "unknown",
-                f"This token is not known to {host}. It may have been mistyped or created on another broker; "
-                "create a new one with `package-broker token create` and update auth.json.",
-            )
         assert authorization is not None
-        store.remember_header(authorization, token)
+        token = await store.lookup(secret)
+        store.remember(authorization, token)
+    else:
+        token = remembered if isinstance(remembered, Token) else None
+    if token is None:
+        raise AuthError(
+            "unknown",
+            f"This token is not known to {host}. It may have been mistyped or created on another broker; "
+            "create a new one with `package-broker token create` and update auth.json.",
+        )
     if token.revoked_at is not None:
         raise AuthError(
             "revoked",

@@ -1,23 +1,24 @@
 """Token records: created and revoked by the CLI (later the admin API), looked up on every request.
 
-A look-up goes memory -> shared key/value store -> database (see package_broker.cache); unknown hashes
-are cached too, so guessing tokens cannot hammer the database. Revoking invalidates the cache, so a
-revoked token stops working everywhere within a second (plus Workers KV propagation on Cloudflare).
+A look-up goes this process's memory -> database, never the shared key/value store: Workers KV is only
+eventually consistent, and a token decision must follow the database. Known and unknown tokens are
+remembered in memory for at most TOKEN_MEMO_SECONDS (package_broker.cache), so a flood of guesses costs
+one indexed read each and no writes anywhere. Creating or revoking a token writes a new cache generation
+in the same transaction, so every process sees it within MEMO_SECONDS.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from ..cache import Cache
+from ..cache import Cache, bump_statement
 from ..errors import InvalidInput, NotFound
 from ..ports import Clock, Database
 from ..ports.database import Params
 from . import tokens
 
-_LOOKUP_TTL = 300
 _COLUMNS = (
     "id, description, token_prefix, permission, allowed_package_prefixes, rate_limit, expires_at, "
     "revoked_at, last_used_at, created_at, updated_at"
@@ -49,12 +50,6 @@ class Token:
         return self.permission == "write"
 
 
-def _decode(data: bytes, _metadata: dict[str, str]) -> Token | bool:
-    decoded = json.loads(data)
-    # False marks a hash we know is not a token (negative cache); memory cannot hold None.
-    return Token(**decoded) if decoded else False
-
-
 def validate_prefixes(prefixes: list[str] | None) -> list[str] | None:
     """Check `allowed_package_prefixes`: lower-case, at least a vendor character, `*` only at the end."""
     if prefixes is None:
@@ -78,11 +73,12 @@ def prepare_token(
     expires_at: int | None = None,
     allowed_package_prefixes: list[str] | None = None,
     rate_limit: int | None = None,
-) -> tuple[Token, str, tuple[str, Params]]:
-    """Validate and build a new token: the record, its secret, and the INSERT that stores its hash.
+) -> tuple[Token, str, list[tuple[str, Params]]]:
+    """Validate and build a new token: the record, its secret, and the statements that store its hash.
 
-    `TokenStore.create` runs the INSERT; `package-broker token create --sql` prints it for
-    `wrangler d1 execute`.
+    `TokenStore.create` runs them in one transaction; `package-broker token create --sql` prints them for
+    `wrangler d1 execute`. The last one writes a new cache generation, so every process forgets that it
+    saw this token as unknown.
     """
     if permission not in tokens.PERMISSIONS:
         raise InvalidInput(f"permission must be one of {', '.join(tokens.PERMISSIONS)}, not {permission!r}")
@@ -122,7 +118,21 @@ def prepare_token(
             tokens.hash_token(secret),
         ),
     )
-    return token, secret, insert
+    return token, secret, [insert, bump_statement(now)]
+
+
+def revoke_statements(token_id: str, now: int) -> list[tuple[str, Params]]:
+    """Revoke a token (keeping an earlier revocation time) and make every process re-check it.
+
+    `TokenStore.revoke` runs them; `package-broker token revoke --sql` prints them for `wrangler d1 execute`.
+    """
+    return [
+        (
+            "UPDATE tokens SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now, now, token_id),
+        ),
+        bump_statement(now),
+    ]
 
 
 class TokenStore:
@@ -137,8 +147,9 @@ class TokenStore:
 
         Options are those of `prepare_token`.
         """
-        token, secret, insert = prepare_token(self.clock.now(), description, **options)
-        await self.db.execute(*insert)
+        token, secret, statements = prepare_token(self.clock.now(), description, **options)
+        await self.db.batch(statements)
+        self.cache.forget()
         return token, secret
 
     async def all(self) -> list[Token]:
@@ -155,32 +166,25 @@ class TokenStore:
         """Revoke a token for good. Revoking twice keeps the first revocation time."""
         token = await self.get(token_id)
         if token.revoked_at is None:
-            now = self.clock.now()
-            await self.db.execute("UPDATE tokens SET revoked_at = ?, updated_at = ? WHERE id = ?", (now, now, token_id))
-            await self.cache.invalidate()
+            await self.db.batch(revoke_statements(token_id, self.clock.now()))
+            self.cache.forget()
             token = await self.get(token_id)
         return token
 
     async def lookup(self, secret: str) -> Token | None:
         """Return the token record for a secret (revoked and expired ones included), or None if unknown."""
-        token_hash = tokens.hash_token(secret)
-        key = f"token:{token_hash}"
-        found = await self.cache.get(key, _decode)
-        if found is not None:
-            return found if isinstance(found, Token) else None
-        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,))
-        token = Token.from_row(row) if row else None
-        data = json.dumps(asdict(token) if token else None).encode()
-        await self.cache.put(key, data, token or False, ttl=_LOOKUP_TTL)
-        return token
+        row = await self.db.fetch_one(
+            f"SELECT {_COLUMNS} FROM tokens WHERE token_hash = ?", (tokens.hash_token(secret),)
+        )
+        return Token.from_row(row) if row else None
 
-    def remembered_header(self, authorization: str) -> Token | None:
-        """The token behind an Authorization header this process already checked (cleared on any change)."""
-        found = self.cache.remembered(f"auth:{authorization}")
-        return found if isinstance(found, Token) else None
+    def remembered(self, authorization: str) -> Token | bool | None:
+        """What this process recently found behind an Authorization header: a Token, False (unknown), or None."""
+        found: Token | bool | None = self.cache.tokens.get(authorization)
+        return found
 
-    def remember_header(self, authorization: str, token: Token) -> None:
-        self.cache.remember(f"auth:{authorization}", token)
+    def remember(self, authorization: str, token: Token | None) -> None:
+        self.cache.tokens.put(authorization, token or False)
 
     def due_for_touch(self, token: Token) -> bool:
         """True when `last_used_at` should be written: at most once per TOUCH_INTERVAL per token and process."""

@@ -15,6 +15,7 @@ from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
 from ..composer.manifest import parse_manifest, version_object
 from ..composer.versions import is_dev, normalize
 from ..errors import Conflict, InvalidInput
+from ..ports.blob import Blob, blob_of
 from .zips import inspect_zip
 
 
@@ -31,15 +32,17 @@ class Published:
 
 
 async def publish_archive(
-    broker: Broker, file: BinaryIO, *, version: str | None = None, replace: bool = False
+    broker: Broker, source: Blob | BinaryIO, *, version: str | None = None, replace: bool = False
 ) -> Published:
-    """Validate `file` (a seekable zip) and serve it as a version of the package its composer.json names.
+    """Validate an archive (a Blob, or a seekable zip file) and serve it as a version of the package its
+    composer.json names.
 
     Raises:
         InvalidArchive, InvalidManifest, InvalidVersion: the upload is refused, nothing is stored.
         Conflict: the name belongs to another source, or the version exists with other bytes and not `replace`.
     """
-    info = await broker.ports.offload(lambda: inspect_zip(file))
+    blob = source if isinstance(source, Blob) else blob_of(source)
+    info = await broker.ports.offload(lambda: inspect_zip(blob))
     manifest = parse_manifest(info.manifest)
     name = manifest["name"]
     pretty = version or manifest.get("version")
@@ -54,25 +57,25 @@ async def publish_archive(
         pretty = f"{pretty}-dev"
 
     uploads = await broker.sources.uploads()
-    existing = await broker.catalog.package(name)
-    if existing is not None and existing.source_id != uploads.id:
-        raise Conflict(f"{name} is served from source {existing.source_id}; uploads cannot replace it")
-    current = {row.version_normalized: row for row in await broker.catalog.versions(name)} if existing else {}
-    previous = current.get(normalized)
+    state = await broker.catalog.state(name)
+    if state.package is not None and state.package.source_id != uploads.id:
+        raise Conflict(f"{name} is served from source {state.package.source_id}; uploads cannot replace it")
+    previous = state.versions.get(normalized)
     if previous is not None and previous.reference != info.sha1 and not replace:
         raise Conflict(
             f"{name} {previous.version} is already published with a different archive; publish a new version "
             "or replace it explicitly (--replace, or ?replace=1)"
         )
 
+    # The archive first, then the records pointing at it: a served dist URL always resolves.
     key = dist_key(name, info.sha1)
-    if await broker.ports.objects.head(key) is None:
-        await broker.ports.objects.put(key, file, size=info.size, metadata={"sha1": info.sha1})
-    await broker.catalog.add_dist(DistRow(name, info.sha1, key, info.sha1, info.size))
+    if info.sha1 not in state.dists and await broker.ports.objects.head(key) is None:
+        await broker.ports.objects.put(key, blob.file, size=info.size, metadata={"sha1": info.sha1})
+    dist = DistRow(name, info.sha1, key, info.sha1, info.size)
     if previous is not None and previous.reference == info.sha1:
+        await broker.catalog.write(state, uploads.id, replace=False, dists=[dist])
         return Published(name, previous.version, normalized, info.sha1, info.sha1, info.size, changed=False)
 
-    package, _ = await broker.catalog.claim(name, uploads.id, manifest.get("description"))
     now = broker.clock.now()
     data = version_object(
         manifest,
@@ -84,6 +87,7 @@ async def publish_archive(
         time=now,
     )
     row = VersionRow(normalized, pretty, dev, info.sha1, json.dumps(data, ensure_ascii=False), now)
-    await broker.catalog.put_version(package, row, manifest.get("description"))
-    await broker.cache.invalidate()
+    await broker.catalog.write(
+        state, uploads.id, [row], replace=False, description=manifest.get("description"), dists=[dist]
+    )
     return Published(name, pretty, normalized, info.sha1, info.sha1, info.size, changed=True)

@@ -5,18 +5,18 @@ Composer clients unpack what we serve, so we refuse archives that would hurt the
 target directory, absolute or escaping symlinks, encrypted entries, and zip bombs (declared or actual
 uncompressed size over the limit, absurd compression ratios). Every entry is decompressed once with a
 running cap, which also proves the CRCs are right. Works on any seekable file, so the same code runs on
-the server (spooled to disk) and on Workers (in memory).
+the server (spooled to disk) and on Workers (a JavaScript buffer, see ports/blob.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import stat
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..errors import InvalidArchive
+from ..ports.blob import Blob, blob_of
 
 MAX_ENTRIES = 50_000
 MAX_UNCOMPRESSED = 1024 * 1024 * 1024
@@ -35,18 +35,6 @@ class ArchiveInfo:
     sha1: str
     size: int
     entries: int
-
-
-def sha1_of(file: BinaryIO) -> tuple[str, int]:
-    """Return the hex SHA-1 and size of a file, read in chunks from the start."""
-    file.seek(0)
-    digest = hashlib.sha1(usedforsecurity=False)
-    size = 0
-    while chunk := file.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    file.seek(0)
-    return digest.hexdigest(), size
 
 
 def _check_name(name: str) -> None:
@@ -81,13 +69,18 @@ def _find_manifest(names: list[str]) -> str:
     raise InvalidArchive("the archive has no composer.json at its top level (or inside its single top directory)")
 
 
-def inspect_zip(file: BinaryIO, *, max_uncompressed: int = MAX_UNCOMPRESSED) -> ArchiveInfo:
+def inspect_zip(source: Blob | BinaryIO, *, max_uncompressed: int = MAX_UNCOMPRESSED) -> ArchiveInfo:
     """Validate an archive and return its composer.json and checksum.
+
+    Reads the archive through `source`'s seekable file in windows of at most a few hundred KiB, so on
+    Workers the archive itself stays in its JavaScript buffer.
 
     Raises:
         InvalidArchive: with a sentence saying what is wrong; the file is left as it was.
     """
-    sha1, size = sha1_of(file)
+    blob = source if isinstance(source, Blob) else blob_of(source)
+    file, sha1, size = blob.file, blob.sha1, blob.size
+    file.seek(0)
     if file.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
         file.seek(0)
         raise InvalidArchive("the upload is not a zip archive")

@@ -1,17 +1,21 @@
 """What the broker serves: packages, their versions and every dist archive ever published.
 
-All SQL about packages lives here. Writers go through `replace_versions` / `put_version`, which move a
-package's Last-Modified forward only when its served content really changed, so Composer's
-If-Modified-Since revalidation stays cheap (304) after a sync that found nothing new.
+All SQL about packages lives here. A writer reads a package's `PackageState` (one round trip), decides,
+and hands everything back to `write` (one transaction): the package row, its versions, new dist records,
+anything the caller adds (what a sync saw), and a new cache generation when served content changed.
+Last-Modified moves forward only when served content really changed, so Composer's If-Modified-Since
+revalidation stays cheap (304) after a sync that found nothing new.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..cache import Cache, bump_statement
 from ..errors import Conflict
 from ..ports import Clock, Database
 from ..ports.database import Params
@@ -61,6 +65,24 @@ class DistRow:
     upstream_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PackageState:
+    """What a writer needs to know about one package name before changing it, read in one round trip."""
+
+    name: str
+    #: None: no source serves this name yet.
+    package: PackageRow | None
+    versions: dict[str, VersionRow] = field(default_factory=dict)
+    #: Every stored archive of this name, by reference.
+    dists: dict[str, DistRow] = field(default_factory=dict)
+    #: When the set of served names last changed (a new package moves it forward).
+    names_modified_at: int = 0
+
+    def dist_from(self, upstream_url: str) -> DistRow | None:
+        """The archive already mirrored from `upstream_url`, if any."""
+        return next((d for d in self.dists.values() if d.upstream_url == upstream_url), None)
+
+
 def dist_key(package: str, reference: str) -> str:
     """Object store key of a dist archive. Names and references are validated, so the key is safe."""
     return f"dists/{package}/{reference}.zip"
@@ -72,9 +94,10 @@ def dist_path(package: str, reference: str) -> str:
 
 
 class Catalog:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, cache: Cache) -> None:
         self.db = db
         self.clock = clock
+        self.cache = cache
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -119,17 +142,31 @@ class Catalog:
         )
         return DistRow(**row) if row else None
 
-    async def dist_from(self, package: str, upstream_url: str) -> DistRow | None:
-        """The archive already mirrored from `upstream_url`, if any."""
-        row = await self.db.fetch_one(
-            f"SELECT {_DIST_COLUMNS} FROM dists WHERE package = ? AND upstream_url = ? ORDER BY created_at LIMIT 1",
-            (package, upstream_url),
-        )
-        return DistRow(**row) if row else None
-
     async def state_int(self, name: str) -> int:
         row = await self.db.fetch_one("SELECT value FROM broker_state WHERE name = ?", (name,))
         return int(row["value"]) if row else 0
+
+    async def state(self, name: str) -> PackageState:
+        """Read what `write` needs about a package name: its row, versions and archives (one round trip)."""
+        package, versions, dists, names = await self.db.fetch_many(
+            [
+                ("SELECT name, source_id, tags_modified_at, dev_modified_at FROM packages WHERE name = ?", (name,)),
+                (
+                    "SELECT version_normalized, version, is_dev, reference, data, released_at FROM versions "
+                    "WHERE package = ?",
+                    (name,),
+                ),
+                (f"SELECT {_DIST_COLUMNS} FROM dists WHERE package = ?", (name,)),
+                ("SELECT value FROM broker_state WHERE name = ?", (NAMES_MODIFIED,)),
+            ]
+        )
+        return PackageState(
+            name,
+            PackageRow(**package[0]) if package else None,
+            {row["version_normalized"]: VersionRow.from_db(row) for row in versions},
+            {row["reference"]: DistRow(**row) for row in dists},
+            int(names[0]["value"]) if names else 0,
+        )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -137,55 +174,63 @@ class Catalog:
         """A new Last-Modified: now, but always later than the previous one (HTTP dates have 1 s steps)."""
         return max(self.clock.now(), previous + 1)
 
-    async def claim(self, name: str, source_id: str, description: str | None) -> tuple[PackageRow, bool]:
-        """Return the package row for `name`, creating it for `source_id` if new. Second item: created.
+    async def write(
+        self,
+        state: PackageState,
+        source_id: str,
+        wanted: Sequence[VersionRow] = (),
+        *,
+        replace: bool = True,
+        description: str | None = None,
+        dists: Sequence[DistRow] = (),
+        extra: Sequence[tuple[str, Params]] = (),
+    ) -> bool:
+        """Serve `wanted` as versions of `state.name` from `source_id`, in one transaction.
+
+        `replace`: `wanted` is the complete set (others are removed); otherwise only added or replaced.
+        `dists` are recorded (the first record of a reference wins) and `extra` statements run in the same
+        transaction. Returns True if served content changed (then every cache learns it).
 
         Raises:
             Conflict: another source already serves this name.
         """
-        existing = await self.package(name)
-        if existing is not None:
-            if existing.source_id != source_id:
-                raise Conflict(f"{name} is already served from another source ({existing.source_id})")
-            return existing, False
+        package = state.package
+        if package is not None and package.source_id != source_id:
+            raise Conflict(f"{state.name} is already served from another source ({package.source_id})")
         now = self.clock.now()
-        names_at = self._after(await self.state_int(NAMES_MODIFIED))
-        await self.db.batch(
-            [
+        statements: list[tuple[str, Params]] = [_insert_dist(dist, now) for dist in dists]
+        if package is None:
+            package = PackageRow(state.name, source_id, now, now)
+            statements += [
                 (
-                    "INSERT INTO packages (name, source_id, tags_modified_at, dev_modified_at, description, created_at)"
-                    " "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, source_id, now, now, description, now),
+                    "INSERT INTO packages (name, source_id, tags_modified_at, dev_modified_at, description, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (state.name, source_id, now, now, description, now),
                 ),
-                _set_state(NAMES_MODIFIED, names_at, now),
+                _set_state(NAMES_MODIFIED, self._after(state.names_modified_at), now),
             ]
-        )
-        return PackageRow(name, source_id, now, now), True
-
-    async def replace_versions(
-        self, package: PackageRow, wanted: list[VersionRow], *, description: str | None = None
-    ) -> bool:
-        """Make `wanted` the complete set of versions of `package`. Returns True if anything changed."""
-        current = {v.version_normalized: v for v in await self.versions(package.name)}
         wanted_by_key = {v.version_normalized: v for v in wanted}
-        upserts = [v for k, v in wanted_by_key.items() if current.get(k) != v]
-        deletes = [v for k, v in current.items() if k not in wanted_by_key]
-        return await self._write(package, upserts, deletes, description)
+        upserts = [v for k, v in wanted_by_key.items() if state.versions.get(k) != v]
+        deletes = [v for k, v in state.versions.items() if replace and k not in wanted_by_key]
+        changed = state.package is None or bool(upserts or deletes)
+        if changed:
+            statements += self._version_statements(package, upserts, deletes, description, now)
+            statements.append(bump_statement(now))
+        statements += extra
+        if statements:
+            await self.db.batch(statements)
+        if changed:
+            self.cache.forget()
+        return changed
 
-    async def put_version(self, package: PackageRow, row: VersionRow, description: str | None = None) -> bool:
-        """Add or replace one version, leaving the others alone (uploads). Returns True if it changed."""
-        current = {v.version_normalized: v for v in await self.versions(package.name)}
-        if current.get(row.version_normalized) == row:
-            return False
-        return await self._write(package, [row], [], description)
-
-    async def _write(
-        self, package: PackageRow, upserts: list[VersionRow], deletes: list[VersionRow], description: str | None
-    ) -> bool:
-        if not upserts and not deletes:
-            return False
-        now = self.clock.now()
+    def _version_statements(
+        self,
+        package: PackageRow,
+        upserts: list[VersionRow],
+        deletes: list[VersionRow],
+        description: str | None,
+        now: int,
+    ) -> list[tuple[str, Params]]:
         touched = upserts + deletes
         tags_at = (
             self._after(package.tags_modified_at) if any(not v.is_dev for v in touched) else package.tags_modified_at
@@ -212,24 +257,11 @@ class Catalog:
                 (tags_at, dev_at, description, package.name),
             )
         )
-        await self.db.batch(statements)
-        return True
+        return statements
 
     async def add_dist(self, dist: DistRow) -> None:
         """Record a stored archive. Idempotent: the first record for a (package, reference) wins."""
-        await self.db.execute(
-            "INSERT INTO dists (package, reference, object_key, shasum, size, upstream_url, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (package, reference) DO NOTHING",
-            (
-                dist.package,
-                dist.reference,
-                dist.object_key,
-                dist.shasum,
-                dist.size,
-                dist.upstream_url,
-                self.clock.now(),
-            ),
-        )
+        await self.db.execute(*_insert_dist(dist, self.clock.now()))
 
     async def count_downloads(self, downloads: list[tuple[str, str]]) -> None:
         """Add one install per (package, normalized version), as reported through notify-batch."""
@@ -244,6 +276,14 @@ class Catalog:
                 for package, version in downloads
             ]
         )
+
+
+def _insert_dist(dist: DistRow, now: int) -> tuple[str, Params]:
+    return (
+        "INSERT INTO dists (package, reference, object_key, shasum, size, upstream_url, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (package, reference) DO NOTHING",
+        (dist.package, dist.reference, dist.object_key, dist.shasum, dist.size, dist.upstream_url, now),
+    )
 
 
 def _set_state(name: str, value: int, now: int) -> tuple[str, Params]:

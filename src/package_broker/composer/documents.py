@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
-from ..cache import Cache
+from ..cache import Cache, Defer
 from ..catalog.store import Catalog, VersionRow
 from .minifier import minify
 from .names import matches_prefix, naming_error
@@ -110,8 +110,11 @@ class Documents:
         self.catalog = catalog
         self.cache = cache
 
-    async def p2(self, name: str, *, dev: bool, base_url: str) -> Document | None:
-        """Return the p2 document of a package, or None if no such package is served."""
+    async def p2(self, name: str, *, dev: bool, base_url: str, defer: Defer | None = None) -> Document | None:
+        """Return the p2 document of a package, or None if no such package is served.
+
+        A document built here is stored in the key/value store through `defer` (after the response).
+        """
         key = f"p2:{name}~dev" if dev else f"p2:{name}"
         document = await self.cache.get(key, _from_cache)
         if document is not None and document.base_url == base_url:
@@ -125,11 +128,16 @@ class Documents:
         modified = package.dev_modified_at if dev else package.tags_modified_at
         document = make_document(p2_body(name, rows, dev=dev, base_url=base_url), modified, base_url)
         await self.cache.put(
-            key, document.gzipped, document, ttl=DOCUMENT_TTL, metadata={"lm": str(modified), "base": base_url}
+            key,
+            document.gzipped,
+            document,
+            ttl=DOCUMENT_TTL,
+            metadata={"lm": str(modified), "base": base_url},
+            defer=defer,
         )
         return document
 
-    async def names(self) -> NameIndex:
+    async def names(self, defer: Defer | None = None) -> NameIndex:
         """Return every served package name and when that list last changed."""
         index = await self.cache.get("names", _index_from_cache)
         if index is not None:
@@ -137,12 +145,14 @@ class Documents:
         names, modified = await self.catalog.names()
         index = NameIndex(tuple(names), modified)
         data = encode_json({"names": names, "modified_at": modified})
-        await self.cache.put("names", data, index, ttl=DOCUMENT_TTL)
+        await self.cache.put("names", data, index, ttl=DOCUMENT_TTL, defer=defer)
         return index
 
-    async def root(self, prefixes: list[str] | None, acl_modified_at: int, base_url: str) -> Document:
+    async def root(
+        self, prefixes: list[str] | None, acl_modified_at: int, base_url: str, defer: Defer | None = None
+    ) -> Document:
         """Return `packages.json` as a token with these `allowed_package_prefixes` sees it."""
-        index = await self.names()
+        index = await self.names(defer)
         key = f"root:{base_url}:{acl_modified_at}:{prefixes!r}:{index.modified_at}"
         document: Document | None = self.cache.remembered(key)
         if document is None:

@@ -26,6 +26,14 @@ class Database(Protocol):
         """Run a query and return its first row, or None when it returned nothing."""
         ...
 
+    async def fetch_many(self, queries: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        """Run several queries and return the rows of each, in order.
+
+        On D1 this is one round trip (one subrequest) however many queries there are, which is what a
+        Worker's per-invocation budget needs; the server adapters run them one after another.
+        """
+        ...
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement and return how many rows it changed."""
         ...

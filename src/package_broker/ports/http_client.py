@@ -1,7 +1,9 @@
 """Outbound HTTP as a port: httpx on the server, the runtime's `fetch` on Workers.
 
 Sources that speak HTTP APIs (Composer repositories, GitHub, GitLab, ...) use it, so they run on both
-runtimes. Adapters raise `BackendError` for transport failures; HTTP error statuses are returned, not raised.
+runtimes. Every upstream is treated as hostile: bodies are capped while they arrive (never read whole and
+measured afterwards). Adapters raise `BackendError` for transport failures and `PayloadTooLarge` past a
+cap; HTTP error statuses are returned, not raised.
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from .blob import Blob
+
+#: Largest metadata body (packages.json, p2 files) read from an upstream. The biggest p2 files on
+#: packagist.org are a few MiB; parsing JSON in Pyodide takes several times its size in memory.
+MAX_METADATA_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
@@ -17,6 +25,15 @@ class HttpResponse:
     #: Lower-cased header names.
     headers: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    status: int
+    #: Lower-cased header names.
+    headers: dict[str, str]
+    #: The body when the status is 200, else None (the body was not read).
+    blob: Blob | None
 
 
 class HttpClient(Protocol):
@@ -28,9 +45,23 @@ class HttpClient(Protocol):
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        max_bytes: int = MAX_METADATA_BYTES,
     ) -> HttpResponse:
         """Send one request and return the whole response (bodies here are metadata, not archives).
 
         Redirects are followed; the body is decompressed if the server gzipped it.
+
+        Raises:
+            PayloadTooLarge: the body is longer than `max_bytes` (reading stops there).
+        """
+        ...
+
+    async def download(
+        self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 120.0, max_bytes: int
+    ) -> Download:
+        """GET an archive into a Blob, hashing it as it arrives.
+
+        Raises:
+            PayloadTooLarge: the body is longer than `max_bytes` (reading stops there).
         """
         ...

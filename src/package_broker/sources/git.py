@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..artifacts.zips import sha1_of
 from ..broker import Broker
 from ..catalog.store import DistRow, VersionRow, dist_key, dist_path, first_description
 from ..composer.manifest import parse_manifest, version_object
 from ..composer.versions import RefVersion, branch_version, is_dev, tag_version
 from ..errors import BrokerError, SourceError
 from ..ports import GitReader, GitRef
+from ..ports.blob import blob_of
 from .report import SyncReport
 from .store import RefState, Source
 
@@ -120,11 +120,14 @@ class GitSync:
         rows = [o.row for o in outcomes if o.row is not None]
         if name is None or not rows:
             raise SourceError("no branch or tag has a usable composer.json: " + _summary(report.skipped))
-        package, _ = await self.broker.catalog.claim(name, self.source.id, None)
-        report.changed = await self.broker.catalog.replace_versions(package, rows, description=first_description(rows))
-        await self._record_refs(outcomes, name)
-        if report.changed:
-            await self.broker.cache.invalidate()
+        state = await self.broker.catalog.state(name)
+        report.changed = await self.broker.catalog.write(
+            state,
+            self.source.id,
+            rows,
+            description=first_description(rows),
+            extra=self.broker.sources.ref_statements(self.source.id, self._ref_states(outcomes, name)),
+        )
         report.versions = len(rows)
         report.message = f"{len(rows)} versions of {name}" + (
             f"; skipped {_summary(report.skipped)}" if report.skipped else ""
@@ -176,27 +179,24 @@ class GitSync:
         with tempfile.TemporaryFile() as file:
             await self.git.archive(self.source.url, commit, file)
             file.flush()
-            sha1, size = sha1_of(file)
-            await self.broker.ports.objects.put(key, file, size=size, metadata={"sha1": sha1})
-        dist = DistRow(name, commit, key, sha1, size)
+            blob = blob_of(file)
+            await self.broker.ports.objects.put(key, file, size=blob.size, metadata={"sha1": blob.sha1})
+        dist = DistRow(name, commit, key, blob.sha1, blob.size)
         await self.broker.catalog.add_dist(dist)
         return dist
 
-    async def _record_refs(self, outcomes: list[RefOutcome], name: str) -> None:
-        await self.broker.sources.record_refs(
-            self.source.id,
-            [
-                RefState(
-                    _ref_key(o.ref),
-                    "skipped" if o.reason else "ok",
-                    o.reason,
-                    commit=o.ref.commit,
-                    package=name if o.row else None,
-                    version_normalized=o.row.version_normalized if o.row else None,
-                )
-                for o in outcomes
-            ],
-        )
+    def _ref_states(self, outcomes: list[RefOutcome], name: str) -> list[RefState]:
+        return [
+            RefState(
+                _ref_key(o.ref),
+                "skipped" if o.reason else "ok",
+                o.reason,
+                commit=o.ref.commit,
+                package=name if o.row else None,
+                version_normalized=o.row.version_normalized if o.row else None,
+            )
+            for o in outcomes
+        ]
 
 
 def _summary(skipped: list[tuple[str, str]]) -> str:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 @dataclass
 class SyncReport:
     source_id: str
-    #: "ok", "error" or "busy" (another sync of the source was running).
+    #: "ok", "error", "busy" (another sync of the source was running) or "partial" (the run's budget ran
+    #: out; the next run continues at `cursor`).
     status: str
     message: str | None = None
     package: str | None = None
@@ -16,3 +17,5 @@ class SyncReport:
     changed: bool = False
     #: (ref, tag, file or version; reason) for everything that was not served.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: For "partial": the last item (package name) completed; the next run starts after it.
+    cursor: str | None = None

@@ -16,7 +16,9 @@ KINDS = ("git", "composer", "artifact")
 UPLOADS_URL = "upload"
 #: A sync holding the lease longer than this is presumed dead and may be taken over.
 LEASE_SECONDS = 15 * 60
-_COLUMNS = "id, kind, url, credentials, options, status, status_message, last_synced_at, created_at, updated_at"
+_COLUMNS = (
+    "id, kind, url, credentials, options, status, status_message, last_synced_at, sync_cursor, created_at, updated_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class Source:
     status: str
     status_message: str | None
     last_synced_at: int | None
+    #: Where an unfinished sync pass stopped (the last package it completed); None: no pass under way.
+    sync_cursor: str | None
     created_at: int
     updated_at: int
 
@@ -111,6 +115,17 @@ class SourceStore:
         rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")
         return [Source.from_row(row) for row in rows]
 
+    async def due(self, cutoff: int) -> list[Source]:
+        """Sources to sync now: unfinished passes first, then never synced, then least recently synced
+        (those synced after `cutoff` wait). Uploads need no sync."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM sources WHERE kind <> 'artifact' "
+            "AND (sync_cursor IS NOT NULL OR last_synced_at IS NULL OR last_synced_at <= ?) "
+            "ORDER BY sync_cursor IS NULL, last_synced_at IS NOT NULL, last_synced_at, id",
+            (cutoff,),
+        )
+        return [Source.from_row(row) for row in rows]
+
     async def acquire(self, source_id: str) -> bool:
         """Take the sync lease. False if another sync holds a live lease on this source."""
         now = self.clock.now()
@@ -120,28 +135,46 @@ class SourceStore:
         )
         return changed == 1
 
-    async def finish(self, source_id: str, status: str, message: str | None) -> None:
-        """Record a sync's outcome and release the lease."""
+    async def finish(self, source_id: str, status: str, message: str | None, cursor: str | None = None) -> None:
+        """Record a sync's outcome and release the lease.
+
+        A "partial" sync (out of budget) keeps `cursor`, where the next run continues, and does not count
+        as a completed sync; any other outcome ends the pass.
+        """
         now = self.clock.now()
+        if status == "partial":
+            await self.db.execute(
+                "UPDATE sources SET status = ?, status_message = ?, sync_cursor = ?, updated_at = ?, "
+                "sync_started_at = NULL WHERE id = ?",
+                (status, message, cursor, now, source_id),
+            )
+            return
         await self.db.execute(
-            "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, updated_at = ?, "
-            "sync_started_at = NULL WHERE id = ?",
+            "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, sync_cursor = NULL, "
+            "updated_at = ?, sync_started_at = NULL WHERE id = ?",
             (status, message, now, now, source_id),
         )
 
-    async def record_refs(self, source_id: str, states: list[RefState]) -> None:
-        """Replace what the last sync recorded for this source's refs (one transaction)."""
+    def ref_statements(
+        self, source_id: str, states: list[RefState], *, complete: bool = True
+    ) -> list[tuple[str, Params]]:
+        """Statements recording what a sync saw per ref; `complete`: these are all of the source's refs."""
         now = self.clock.now()
-        statements: list[tuple[str, Params]] = [("DELETE FROM source_refs WHERE source_id = ?", (source_id,))]
+        statements: list[tuple[str, Params]] = (
+            [("DELETE FROM source_refs WHERE source_id = ?", (source_id,))] if complete else []
+        )
         statements += [
             (
                 "INSERT INTO source_refs (source_id, ref, commit_sha, status, reason, package, version_normalized, "
-                "last_modified, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, ref) DO NOTHING",
+                "last_modified, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, ref) DO UPDATE "
+                "SET commit_sha = excluded.commit_sha, status = excluded.status, reason = excluded.reason, "
+                "package = excluded.package, version_normalized = excluded.version_normalized, "
+                "last_modified = excluded.last_modified, updated_at = excluded.updated_at",
                 (source_id, s.ref, s.commit, s.status, s.reason, s.package, s.version_normalized, s.last_modified, now),
             )
             for s in states
         ]
-        await self.db.batch(statements)
+        return statements
 
     async def refs(self, source_id: str) -> dict[str, dict[str, Any]]:
         """Return what the last sync recorded per ref: commit, status, reason, package, version."""

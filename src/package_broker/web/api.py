@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -16,8 +15,6 @@ if TYPE_CHECKING:
     from .app import Context
 
 _ZIP_TYPES = ("", "application/zip", "application/octet-stream", "application/x-zip-compressed")
-#: Uploads are kept in memory up to this size, then spooled to a temporary file.
-_SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 class UnsupportedMediaType(InvalidInput):
@@ -39,19 +36,12 @@ async def upload_artifact(ctx: Context) -> Response:
             f"send the zip itself as the request body (Content-Type: application/zip), not {content_type}; "
             "e.g. curl --data-binary @package.zip -H 'Content-Type: application/zip'"
         )
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as file:
-        received = 0
-        async for chunk in request.body():
-            received += len(chunk)
-            if received > limit:
-                raise PayloadTooLarge(f"the upload is larger than the limit of {limit} bytes (MAX_UPLOAD_BYTES)")
-            file.write(chunk)
-        if received == 0:
+    with await request.receive(limit) as blob:
+        if blob.size == 0:
             raise InvalidInput("the request body is empty; send the zip as the body")
-        file.seek(0)
         published = await publish_archive(
             ctx.broker,
-            file,  # type: ignore[arg-type]
+            blob,
             version=request.query_value("version") or None,
             replace=(request.query_value("replace") or "").lower() in ("1", "true", "yes"),
         )

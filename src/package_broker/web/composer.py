@@ -83,7 +83,9 @@ async def packages_json(ctx: Context) -> Response:
         return early
     token = ctx.token
     assert token is not None
-    document = await ctx.broker.documents.root(token.allowed_package_prefixes, token.updated_at, ctx.base_url)
+    document = await ctx.broker.documents.root(
+        token.allowed_package_prefixes, token.updated_at, ctx.base_url, ctx.request.defer
+    )
     return document_response(ctx.request, document)
 
 
@@ -91,7 +93,7 @@ async def p2(ctx: Context, name: str, *, dev: bool) -> Response:
     if (early := await _authenticated(ctx)) is not None:
         return early
     _check_visible(ctx, name)
-    document = await ctx.broker.documents.p2(name, dev=dev, base_url=ctx.base_url)
+    document = await ctx.broker.documents.p2(name, dev=dev, base_url=ctx.base_url, defer=ctx.request.defer)
     if document is None:
         return error_response(404, "Not Found", f"{name} is not served by this repository.")
     return document_response(ctx.request, document)
@@ -128,7 +130,7 @@ async def list_json(ctx: Context) -> Response:
     """`list` from packages.json: `?filter=acme/*` (wildcards) and `?vendor=acme`."""
     if (early := await _authenticated(ctx)) is not None:
         return early
-    names = _visible_names(ctx, (await ctx.broker.documents.names()).names)
+    names = _visible_names(ctx, (await ctx.broker.documents.names(ctx.request.defer)).names)
     if vendor := ctx.request.query_value("vendor"):
         names = [n for n in names if n.startswith(vendor.lower() + "/")]
     if pattern := ctx.request.query_value("filter"):

@@ -14,6 +14,8 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from ..ports.blob import Blob, spool
+
 JSON = "application/json"
 
 
@@ -39,6 +41,19 @@ class Request:
     body: Callable[[], AsyncIterator[bytes]] = _no_body
     #: Run a coroutine after the response is sent (Workers: ctx.waitUntil; server: a tracked task).
     defer: Callable[[Awaitable[Any]], None] = _ignore
+    #: The runtime's own way to take the whole body at once (Workers: into one JavaScript buffer);
+    #: None: `receive` spools `body()`.
+    receiver: Callable[[int], Awaitable[Blob]] | None = None
+
+    async def receive(self, limit: int) -> Blob:
+        """The whole body as a Blob, held once and hashed as it arrives.
+
+        Raises:
+            PayloadTooLarge: the body is longer than `limit` bytes (reading stops there).
+        """
+        if self.receiver is not None:
+            return await self.receiver(limit)
+        return await spool(self.body(), limit)
 
     @property
     def host(self) -> str:

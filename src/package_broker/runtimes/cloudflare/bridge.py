@@ -1,7 +1,8 @@
 """Between the Workers `Request`/`Response` and the core's.
 
 Headers and the URL cross the boundary once each (as JSON / a string); the path stays percent-encoded,
-as on the server. Bodies: a request body is read chunk by chunk from its ReadableStream; a response
+as on the server. Bodies: a request body is read chunk by chunk from its ReadableStream, or (uploads)
+collected whole in JavaScript without entering Python's heap (`Request.receive`, blob.py); a response
 body is a Uint8Array, R2's own stream for dists (`Response.native`), or a ReadableStream fed from the
 core's async iterator. Pre-gzipped metadata is sent with `encodeBody: "manual"`, so the runtime does not
 compress it a second time.
@@ -19,7 +20,9 @@ from js import Object, Promise, ReadableStream
 from js import Response as JsResponse
 from pyodide.ffi import create_once_callable, create_proxy, to_js
 
+from ...ports.blob import Blob
 from ...web.http import Request, Response
+from .blob import receive
 from .ffi import from_js_json, js_object, stream_chunks, to_uint8
 
 _NO_BODY = (101, 204, 205, 304)
@@ -36,6 +39,10 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
 
     def chunks() -> AsyncIterator[bytes]:
         return stream_chunks(body)
+
+    def receiver(limit: int) -> Awaitable[Blob]:
+        declared = headers.get("content-length")
+        return receive(body, limit, int(declared) if str(declared).isdigit() else None)
 
     def defer(work: Awaitable[Any]) -> None:
         # waitUntil needs a JS Promise that outlives this call: a Python task converted by Pyodide would be
@@ -61,6 +68,7 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
         client=headers.get("cf-connecting-ip"),
         body=chunks,
         defer=defer,
+        receiver=receiver,
     )
 
 

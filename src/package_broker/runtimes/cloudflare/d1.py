@@ -1,8 +1,8 @@
 """D1Database: the Database port over a D1 binding.
 
 Statements are prepared and bound (`?` placeholders as everywhere in the core); `batch` uses D1's own
-`batch()`, which runs the statements in one transaction. Rows cross the boundary as JSON, which keeps
-`null` as None and whole numbers as int.
+`batch()`, which runs the statements in one transaction (and `fetch_many` uses it to send several
+queries in one round trip). Rows cross the boundary as JSON, which keeps `null` as None and whole numbers as int.
 """
 
 from __future__ import annotations
@@ -45,6 +45,15 @@ class D1Database:
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
+
+    async def fetch_many(self, queries: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        if not queries:
+            return []
+        try:
+            results = await self._db.batch(js_array([self._prepare(sql, params) for sql, params in queries]))
+        except JsException as exc:
+            raise BackendError(f"D1 query failed: {exc}") from exc
+        return [from_js_json(result.results) or [] for result in results]
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         try:

@@ -1,4 +1,8 @@
-"""WorkersKVStore: the KVStore port over a Workers KV namespace binding (values as bytes, small metadata)."""
+"""WorkersKVStore: the KVStore port over a Workers KV namespace binding (values as bytes, small metadata).
+
+Workers KV is eventually consistent and accepts one write per second per key: the core uses it only as a
+cache that is checked against the database's generation (package_broker.cache).
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Reads hand back R2's own `ReadableStream` as `StoredObject.native`, so the Worker streams a dist from R2
 to the client without the bytes passing through Python; `open()` still yields Python chunks for callers
-that need them. The archive's SHA-1 is kept as custom metadata.
+that need them. Writes take a Blob's JavaScript array as it is (runtimes/cloudflare/blob.py), so an archive
+never passes through Python's heap. The archive's SHA-1 is kept as custom metadata.
 """
 
 from __future__ import annotations
@@ -28,16 +29,21 @@ class R2ObjectStore:
         self._bucket = binding
 
     async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
-        data.seek(0)
-        body = data.read()
-        if len(body) != size:
-            raise BackendError(f"refusing to store {key}: expected {size} bytes, read {len(body)}")
+        native = getattr(data, "native", None)  # a Blob received in JavaScript: stored without a copy
+        if native is not None:
+            body, length = native, int(native.length)
+        else:
+            data.seek(0)
+            body = to_uint8(data.read())
+            length = int(body.length)
+        if length != size:
+            raise BackendError(f"refusing to store {key}: expected {size} bytes, read {length}")
         options = {
             "httpMetadata": js_object({"contentType": "application/zip"}),
             "customMetadata": js_object(metadata),
         }
         try:
-            await self._bucket.put(key, to_uint8(body), js_object(options))
+            await self._bucket.put(key, body, js_object(options))
         except JsException as exc:
             raise BackendError(f"R2 write failed: {exc}") from exc
 

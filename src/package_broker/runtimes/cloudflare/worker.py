@@ -1,20 +1,26 @@
 """The Worker's application: the core wired to D1, KV, R2 and fetch, built once per isolate on first use.
 
 Nothing happens at import time (workerd forbids I/O and randomness there). `fetch` and `scheduled`
-are what src/entry.py delegates to; they differ from the server only in these adapters.
+are what src/entry.py delegates to; they differ from the server only in these adapters, and in the
+budget each invocation gets (package_broker.budget): the plan's subrequest limits and, for sync work,
+SYNC_BUDGET_SECONDS.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from ... import logs
 from ...broker import Broker, Ports
+from ...budget import Budget, spending
 from ...config import Settings
+from ...errors import ConfigError
 from ...ports import SystemClock
 from ...sync.job import sync_due
 from ...web.app import App
+from ...web.http import error_response
 from .bridge import core_request, js_response
 from .d1 import D1Database
 from .fetch import FetchHttpClient
@@ -37,6 +43,8 @@ VARIABLES = (
     "MEMO_SECONDS",
     "SYNC_INTERVAL",
     "SYNC_BUDGET_SECONDS",
+    "SUBREQUEST_LIMIT",
+    "SERVICE_REQUEST_LIMIT",
 )
 
 _app: App | None = None
@@ -89,13 +97,36 @@ def app_for(env: Any) -> App:
     return _app
 
 
+def invocation_budget(settings: Settings) -> Budget:
+    """What one invocation may spend: the plan's subrequests, and SYNC_BUDGET_SECONDS for sync work."""
+    return Budget(
+        fetches=settings.subrequest_limit,
+        services=settings.service_request_limit,
+        deadline=time.monotonic() + settings.sync_budget_seconds,
+    )
+
+
 async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
-    app = app_for(env)
-    response = await app.handle(core_request(request, ctx.waitUntil))
+    try:
+        app = app_for(env)
+    except ConfigError as exc:
+        # A wrong var or secret: say which (the message never holds a secret's value), on every request.
+        log.error("configuration error: %s", exc)
+        return js_response(error_response(503, "Service Unavailable", f"The broker is misconfigured: {exc}"))
+    with spending(invocation_budget(app.broker.settings)):
+        response = await app.handle(core_request(request, ctx.waitUntil))
     return js_response(response)
 
 
 async def handle_scheduled(controller: Any, env: Any, ctx: Any) -> None:
-    """The Cron Trigger: sync the sources that are due, within SYNC_BUDGET_SECONDS (logs one JSON line)."""
-    broker = app_for(env).broker
-    await sync_due(broker, broker.settings.sync_interval, budget_seconds=broker.settings.sync_budget_seconds)
+    """The Cron Trigger: sync the sources that are due within this invocation's budget.
+
+    Never raises: an exception escaping here would leave no trace but the platform's own; the sync job
+    records each source's outcome, and anything else is logged as one JSON line.
+    """
+    try:
+        broker = app_for(env).broker
+        with spending(invocation_budget(broker.settings)):
+            await sync_due(broker, broker.settings.sync_interval)
+    except Exception:
+        log.exception("scheduled sync failed", extra={"event": "sync"})

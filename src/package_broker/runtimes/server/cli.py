@@ -217,7 +217,7 @@ def token_create(
         from ...errors import InvalidInput
 
         try:
-            made, secret, insert = prepare_token(
+            made, secret, statements = prepare_token(
                 int(datetime.now(UTC).timestamp()),
                 description,
                 permission=permission,
@@ -226,7 +226,8 @@ def token_create(
             )
         except InvalidInput as exc:
             _fail(str(exc))
-        click.echo(render_sql(*insert))
+        for statement in statements:
+            click.echo(render_sql(*statement))
         click.echo(f"Token {made.id} ({made.permission}), shown only now: {secret}", err=True)
         click.echo("Store it with: npx wrangler d1 execute package-broker-db --remote --file <this output>", err=True)
         return
@@ -287,8 +288,24 @@ def token_list(as_json: bool) -> None:
 
 @token.command("revoke")
 @click.argument("token_id")
-def token_revoke(token_id: str) -> None:
-    """Revoke a token by id (see `token list`); it stops working within a second."""
+@click.option(
+    "--sql",
+    "as_sql",
+    is_flag=True,
+    help="For the Worker: print the SQL that revokes it (pipe into `wrangler d1 execute --file`).",
+)
+def token_revoke(token_id: str, as_sql: bool) -> None:
+    """Revoke a token by id (see `token list`); it stops working within a second (MEMO_SECONDS)."""
+    if as_sql:
+        from ...access.store import revoke_statements
+
+        for statement in revoke_statements(token_id, int(datetime.now(UTC).timestamp())):
+            click.echo(render_sql(*statement))
+        click.echo(
+            f"Revoke {token_id} with: npx wrangler d1 execute package-broker-db --remote --file <this output>",
+            err=True,
+        )
+        return
     revoked = _run(lambda broker: broker.tokens.revoke(token_id))
     click.echo(f"Revoked {revoked.id} ({revoked.description}).")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
 from ... import __version__
 from ...errors import BackendError
-from ...ports.http_client import HttpResponse
+from ...ports.blob import spool, too_large
+from ...ports.http_client import MAX_METADATA_BYTES, Download, HttpResponse
 
 
 class HttpxHttpClient:
@@ -25,15 +26,42 @@ class HttpxHttpClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         timeout: float = 30.0,
+        max_bytes: int = MAX_METADATA_BYTES,
     ) -> HttpResponse:
         try:
-            response = await self._client.request(
+            async with self._client.stream(
                 method, url, headers=dict(headers or {}), content=body, timeout=timeout
-            )
+            ) as response:
+                received = bytearray()
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) > max_bytes:
+                        raise too_large(max_bytes, f"the response of {httpx.URL(url).host}", None)
+                return HttpResponse(response.status_code, _headers(response), bytes(received))
         except httpx.HTTPError as exc:
-            # The message names the failure and the host, never the request's headers.
-            raise BackendError(f"{method} {httpx.URL(url).host} failed: {type(exc).__name__}") from exc
-        return HttpResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+            raise _failed(method, url, exc) from exc
+
+    async def download(
+        self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 120.0, max_bytes: int
+    ) -> Download:
+        try:
+            async with self._client.stream("GET", url, headers=dict(headers or {}), timeout=timeout) as response:
+                if response.status_code != 200:
+                    return Download(response.status_code, _headers(response), None)
+                chunks: AsyncIterator[bytes] = response.aiter_bytes()
+                blob = await spool(chunks, max_bytes, f"the archive at {httpx.URL(url).host}")
+                return Download(200, _headers(response), blob)
+        except httpx.HTTPError as exc:
+            raise _failed("GET", url, exc) from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _headers(response: httpx.Response) -> dict[str, str]:
+    return {k.lower(): v for k, v in response.headers.items()}
+
+
+def _failed(method: str, url: str, exc: httpx.HTTPError) -> BackendError:
+    # The message names the failure and the host, never the request's headers.
+    return BackendError(f"{method} {httpx.URL(url).host} failed: {type(exc).__name__}")

@@ -154,6 +154,9 @@ class PostgresDatabase:
         except (psycopg.Error, PoolTimeout) as exc:
             raise BackendError(f"database query failed: {_message(exc)}") from exc
 
+    async def fetch_many(self, queries: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        return [await self.fetch_all(sql, params) for sql, params in queries]
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         try:
             async with self._pool.connection() as conn:

@@ -53,6 +53,9 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise BackendError(f"database query failed: {exc}") from exc
 
+    async def fetch_many(self, queries: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        return [await self.fetch_all(sql, params) for sql, params in queries]
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         async with self._write_lock:
             try:
