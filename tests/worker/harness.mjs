@@ -223,8 +223,13 @@ export async function createHarness({
   });
   const logs = [];
   const started = [];
-  for (let index = 0; index < isolates; index++) {
-    started.push(await startIsolate({ index, bundleDir: bundle, runtime, bindings, vars: workerVars, echo, logs }));
+  try {
+    for (let index = 0; index < isolates; index++) {
+      started.push(await startIsolate({ index, bundleDir: bundle, runtime, bindings, vars: workerVars, echo, logs }));
+    }
+  } catch (error) {
+    await mf.dispose();
+    throw error;
   }
   const pick = (isolate = 0) => {
     if (!started[isolate]) throw new Error(`the harness has ${started.length} isolate(s), not ${isolate + 1}`);

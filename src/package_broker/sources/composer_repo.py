@@ -111,8 +111,8 @@ class ComposerRepositorySync:
             try:
                 if not await self._package(name, metadata_url, previous, report):
                     return self._partial(report, last_done, names)
-            except budget.BudgetExhausted:
-                return self._partial(report, last_done, names)
+            except budget.BudgetExhausted as exc:
+                return self._partial(report, last_done, names, str(exc))
             except BrokerError as exc:
                 report.skipped.append((name, str(exc)))
                 await self.broker.ports.db.batch(self._states([RefState(f"p2/{name}.json", "skipped", str(exc))]))
@@ -121,12 +121,14 @@ class ComposerRepositorySync:
         report.message = f"{len(names)} packages from {self.host}" + self._skipped(report)
         return report
 
-    def _partial(self, report: SyncReport, last_done: str | None, names: list[str]) -> SyncReport:
+    def _partial(self, report: SyncReport, last_done: str | None, names: list[str], why: str = "") -> SyncReport:
         done = sum(1 for n in names if last_done is not None and n <= last_done)
         report.status, report.cursor = "partial", last_done
         report.message = (
-            f"checked {done} of {len(names)} packages from {self.host} before this run's budget ran out; "
-            "the next run continues" + self._skipped(report)
+            f"checked {done} of {len(names)} packages from {self.host} before this run's budget ran out"
+            + (f" ({why})" if why else "")
+            + "; the next run continues"
+            + self._skipped(report)
         )
         return report
 

@@ -13,9 +13,8 @@ from typing import Any
 
 from pyodide.ffi import JsException
 
-from ...errors import BackendError
 from ...ports.database import Params, Row
-from .ffi import from_js_json, js_array, js_value
+from .ffi import failure, from_js_json, js_array, js_value
 
 
 def split_statements(script: str) -> list[str]:
@@ -38,7 +37,7 @@ class D1Database:
         try:
             result = await self._prepare(sql, params).all()
         except JsException as exc:
-            raise BackendError(f"D1 query failed: {exc}") from exc
+            raise failure("D1 query failed", exc) from exc
         rows: list[Row] = from_js_json(result.results) or []
         return rows
 
@@ -52,14 +51,14 @@ class D1Database:
         try:
             results = await self._db.batch(js_array([self._prepare(sql, params) for sql, params in queries]))
         except JsException as exc:
-            raise BackendError(f"D1 query failed: {exc}") from exc
+            raise failure("D1 query failed", exc) from exc
         return [from_js_json(result.results) or [] for result in results]
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         try:
             result = await self._prepare(sql, params).run()
         except JsException as exc:
-            raise BackendError(f"D1 write failed: {exc}") from exc
+            raise failure("D1 write failed", exc) from exc
         return int(result.meta.changes or 0)
 
     async def batch(self, statements: Sequence[tuple[str, Params]]) -> None:
@@ -68,7 +67,7 @@ class D1Database:
         try:
             await self._db.batch(js_array([self._prepare(sql, params) for sql, params in statements]))
         except JsException as exc:
-            raise BackendError(f"D1 batch failed: {exc}") from exc
+            raise failure("D1 batch failed", exc) from exc
 
     async def execute_script(self, sql: str) -> None:
         await self.batch([(statement, ()) for statement in split_statements(sql)])

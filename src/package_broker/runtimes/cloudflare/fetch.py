@@ -13,10 +13,9 @@ from js import AbortSignal, Object, fetch
 from pyodide.ffi import JsException
 
 from ... import __version__
-from ...errors import BackendError
 from ...ports.http_client import MAX_METADATA_BYTES, Download, HttpResponse
 from .blob import receive
-from .ffi import from_js_json, is_null, js_object, to_bytes, to_uint8
+from .ffi import failure, from_js_json, is_null, js_object, to_bytes, to_uint8
 
 
 def _host(url: str) -> str:
@@ -51,7 +50,7 @@ class FetchHttpClient:
         try:
             return await self._fetch(url, js_object(init))
         except JsException as exc:
-            raise BackendError(f"{method} {_host(url)} failed: {getattr(exc, 'name', 'fetch error')}") from exc
+            raise failure(f"{method} {_host(url)} failed", exc, getattr(exc, "name", "fetch error")) from exc
 
     async def request(
         self,
@@ -67,7 +66,7 @@ class FetchHttpClient:
         try:
             blob = await receive(response.body, max_bytes, None, f"the response of {_host(url)}", None)
         except JsException as exc:
-            raise BackendError(f"{method} {_host(url)} failed: {getattr(exc, 'name', 'fetch error')}") from exc
+            raise failure(f"{method} {_host(url)} failed", exc, getattr(exc, "name", "fetch error")) from exc
         with blob:
             data = to_bytes(blob.file.native) if blob.size else b""  # type: ignore[attr-defined]
         return HttpResponse(int(response.status), _headers(response), data)
@@ -83,5 +82,5 @@ class FetchHttpClient:
         try:
             blob = await receive(response.body, max_bytes, _length(response), f"the archive at {_host(url)}")
         except JsException as exc:
-            raise BackendError(f"GET {_host(url)} failed: {getattr(exc, 'name', 'fetch error')}") from exc
+            raise failure(f"GET {_host(url)} failed", exc, getattr(exc, "name", "fetch error")) from exc
         return Download(200, _headers(response), blob)

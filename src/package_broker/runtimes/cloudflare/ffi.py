@@ -12,9 +12,29 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from js import JSON, Object, Uint8Array
-from pyodide.ffi import JsProxy, jsnull, to_js
+from pyodide.ffi import JsException, JsProxy, jsnull, to_js
+
+from ...budget import BudgetExhausted
+from ...errors import BackendError
 
 _SAFE_INTEGER = 2**53
+#: What workerd throws once an invocation has used up its subrequests (fetch, then bindings).
+_PLATFORM_LIMITS = ("Too many subrequests", "Too many API requests by single Worker invocation")
+
+
+def failure(what: str, exc: JsException, detail: str | None = None) -> BackendError:
+    """The core's error for a failed JavaScript call: `what` failed, with `detail` (default: the JS error).
+
+    The platform's own subrequest limit becomes BudgetExhausted, so long work stops and resumes in the
+    next run like it does when our own budget (SUBREQUEST_LIMIT, SERVICE_REQUEST_LIMIT) runs out first.
+    """
+    text = str(exc)
+    if any(limit in text for limit in _PLATFORM_LIMITS):
+        return BudgetExhausted(
+            f"{what}: Cloudflare refused more subrequests in this invocation ({text[:100]}); set "
+            "SUBREQUEST_LIMIT and SERVICE_REQUEST_LIMIT to your plan's limits"
+        )
+    return BackendError(f"{what}: {detail if detail is not None else text[:300]}")
 
 
 def js_value(value: Any) -> Any:

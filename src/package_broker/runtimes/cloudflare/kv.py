@@ -10,9 +10,8 @@ from typing import Any
 
 from pyodide.ffi import JsException
 
-from ...errors import BackendError
 from ...ports.kv import MIN_TTL
-from .ffi import from_js_json, is_null, js_object, to_bytes, to_uint8
+from .ffi import failure, from_js_json, is_null, js_object, to_bytes, to_uint8
 
 
 class WorkersKVStore:
@@ -24,14 +23,14 @@ class WorkersKVStore:
         try:
             value = await self._kv.get(key, self._binary)
         except JsException as exc:
-            raise BackendError(f"KV read failed: {exc}") from exc
+            raise failure("KV read failed", exc) from exc
         return None if is_null(value) else to_bytes(value)
 
     async def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]] | None:
         try:
             result = await self._kv.getWithMetadata(key, self._binary)
         except JsException as exc:
-            raise BackendError(f"KV read failed: {exc}") from exc
+            raise failure("KV read failed", exc) from exc
         if is_null(result.value):
             return None
         return to_bytes(result.value), from_js_json(result.metadata) or {}
@@ -47,10 +46,10 @@ class WorkersKVStore:
         try:
             await self._kv.put(key, to_uint8(value), js_object(options))
         except JsException as exc:
-            raise BackendError(f"KV write failed: {exc}") from exc
+            raise failure("KV write failed", exc) from exc
 
     async def delete(self, key: str) -> None:
         try:
             await self._kv.delete(key)
         except JsException as exc:
-            raise BackendError(f"KV delete failed: {exc}") from exc
+            raise failure("KV delete failed", exc) from exc

@@ -14,7 +14,7 @@ from pyodide.ffi import JsException
 
 from ...errors import BackendError
 from ...ports.objects import ObjectInfo, StoredObject
-from .ffi import from_js_json, is_null, js_object, stream_chunks, to_uint8
+from .ffi import failure, from_js_json, is_null, js_object, stream_chunks, to_uint8
 
 
 def _info(key: str, obj: Any) -> ObjectInfo:
@@ -45,13 +45,13 @@ class R2ObjectStore:
         try:
             await self._bucket.put(key, body, js_object(options))
         except JsException as exc:
-            raise BackendError(f"R2 write failed: {exc}") from exc
+            raise failure("R2 write failed", exc) from exc
 
     async def get(self, key: str) -> StoredObject | None:
         try:
             obj = await self._bucket.get(key)
         except JsException as exc:
-            raise BackendError(f"R2 read failed: {exc}") from exc
+            raise failure("R2 read failed", exc) from exc
         if is_null(obj):
             return None
         stream = obj.body
@@ -61,11 +61,11 @@ class R2ObjectStore:
         try:
             obj = await self._bucket.head(key)
         except JsException as exc:
-            raise BackendError(f"R2 read failed: {exc}") from exc
+            raise failure("R2 read failed", exc) from exc
         return None if is_null(obj) else _info(key, obj)
 
     async def delete(self, key: str) -> None:
         try:
             await self._bucket.delete(key)
         except JsException as exc:
-            raise BackendError(f"R2 delete failed: {exc}") from exc
+            raise failure("R2 delete failed", exc) from exc
