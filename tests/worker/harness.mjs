@@ -115,7 +115,8 @@ export async function createHarness({ persistDir, vars = {}, echo = false } = {}
     if (echo) process.stdout.write(line + "\n");
   };
   const py = await loadPyodide({ stdout: output, stderr: output });
-  py.mountNodeFS("/sdk", SDK_DIR);
+  // Pyodide refuses to mount a symlink (a worktree may link .cache to the main checkout's): resolve it.
+  py.mountNodeFS("/sdk", fs.realpathSync(SDK_DIR));
   py.mountNodeFS("/worker", path.join(ROOT, "src"));
   const vendored = path.join(ROOT, "python_modules");
   if (fs.existsSync(vendored)) py.mountNodeFS("/python_modules", vendored);
