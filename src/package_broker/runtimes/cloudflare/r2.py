@@ -2,7 +2,8 @@
 
 Reads hand back R2's own `ReadableStream` as `StoredObject.native`, so the Worker streams a dist from R2
 to the client without the bytes passing through Python; `open()` still yields Python chunks for callers
-that need them. The archive's SHA-1 is kept as custom metadata.
+that need them. The archive's SHA-1 is kept as custom metadata. Every method checks its key with
+`check_key`, as the filesystem and S3 stores do: R2 itself would accept `../x` or `a//b` as a key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, BinaryIO
 from pyodide.ffi import JsException
 
 from ...errors import BackendError
-from ...ports.objects import ObjectInfo, StoredObject
+from ...ports.objects import ObjectInfo, StoredObject, check_key
 from .ffi import from_js_json, is_null, js_object, stream_chunks, to_uint8
 
 
@@ -28,6 +29,7 @@ class R2ObjectStore:
         self._bucket = binding
 
     async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
+        check_key(key)
         data.seek(0)
         body = data.read()
         if len(body) != size:
@@ -43,7 +45,7 @@ class R2ObjectStore:
 
     async def get(self, key: str) -> StoredObject | None:
         try:
-            obj = await self._bucket.get(key)
+            obj = await self._bucket.get(check_key(key))
         except JsException as exc:
             raise BackendError(f"R2 read failed: {exc}") from exc
         if is_null(obj):
@@ -53,13 +55,13 @@ class R2ObjectStore:
 
     async def head(self, key: str) -> ObjectInfo | None:
         try:
-            obj = await self._bucket.head(key)
+            obj = await self._bucket.head(check_key(key))
         except JsException as exc:
             raise BackendError(f"R2 read failed: {exc}") from exc
         return None if is_null(obj) else _info(key, obj)
 
     async def delete(self, key: str) -> None:
         try:
-            await self._bucket.delete(key)
+            await self._bucket.delete(check_key(key))
         except JsException as exc:
             raise BackendError(f"R2 delete failed: {exc}") from exc
