@@ -84,6 +84,15 @@ async def a_short_write_is_refused_and_stores_nothing(objects: ObjectStore) -> N
     assert await objects.get("k/short") is None
 
 
+async def a_refused_write_leaves_the_old_object_as_it_was(objects: ObjectStore) -> None:
+    """Writes are atomic: a failed replacement changes neither the bytes nor the metadata."""
+    await objects.put("k/a", io.BytesIO(b"one"), size=3, metadata={"v": "1"})
+    await raises(BackendError, objects.put("k/a", io.BytesIO(b"abc"), size=10, metadata={"v": "2"}))
+    info = await objects.head("k/a")
+    assert info is not None and (info.size, info.metadata) == (3, {"v": "1"})
+    assert await read(objects, "k/a") == b"one"
+
+
 async def put_refuses_keys_that_could_leave_the_store(objects: ObjectStore) -> None:
     accepted = await accepted_unsafe_keys(lambda key: objects.put(key, io.BytesIO(b"x"), size=1, metadata={}))
     assert not accepted, accepted
@@ -110,6 +119,7 @@ CHECKS: list[Check[ObjectStore]] = [
     head_and_get_describe_the_object_just_stored,
     put_replaces_and_delete_is_idempotent,
     a_short_write_is_refused_and_stores_nothing,
+    a_refused_write_leaves_the_old_object_as_it_was,
     put_refuses_keys_that_could_leave_the_store,
     get_refuses_keys_that_could_leave_the_store,
     head_refuses_keys_that_could_leave_the_store,
