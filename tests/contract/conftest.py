@@ -1,11 +1,12 @@
-"""One fixture per port, parametrized over every adapter that can run here; the same tests run on each.
+"""One fixture per port, parametrized over every server adapter; the same tests run on each.
+
+The contract itself is in tests/contract/checks/ (one module of plain async checks per port), which
+test_database.py, test_kv.py and test_objects.py run on these fixtures, and tests/worker/contract.test.mjs
+runs on the Worker's D1, Workers KV and R2 inside Pyodide.
 
 The shared backends run against real services (see tests/contract/services.py): each PostgreSQL test
 gets its own database, each Redis test its own key prefix, each S3 test its own bucket on a moto server
 started once per session.
-
-The Worker's adapters (D1, Workers KV, R2) run only inside Pyodide: tests/worker/adapters.test.mjs
-checks the same behaviours there.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from tests.contract.services import (
     postgres_database,
     redis_prefix,
 )
+
+# The checks are plain modules, not test files: ask pytest to explain their failing asserts all the same.
+pytest.register_assert_rewrite("tests.contract.checks")
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])

@@ -1,4 +1,9 @@
-"""The KVStore contract (package_broker/ports/kv.py), for every server adapter."""
+"""The KVStore contract (package_broker/ports/kv.py) on the memory, SQLite and Redis stores.
+
+`test_contract` runs every runtime-neutral check of tests/contract/checks/kv.py (Workers KV runs the same
+ones in tests/worker/contract.test.mjs); the tests after it move the clock of in-process stores or look
+at what Redis stores.
+"""
 
 from __future__ import annotations
 
@@ -11,40 +16,23 @@ from unittest import mock
 import pytest
 
 from package_broker.errors import BackendError
-from package_broker.ports.kv import MIN_TTL
+from package_broker.ports.kv import MIN_TTL, KVStore
 from package_broker.runtimes.server.redis_kv import RedisKVStore, decode, encode
 from tests.conftest import free_port
+from tests.contract.checks import Check
+from tests.contract.checks import kv as checks
 from tests.contract.services import REDIS_URL, redis_prefix
 
 
-async def test_a_missing_key_is_none(kv: Any) -> None:
-    assert await kv.get("nope") is None
-    assert await kv.get_with_metadata("nope") is None
-
-
-async def test_bytes_round_trip_exactly(kv: Any) -> None:
-    value = bytes(range(256)) * 64
-    await kv.put("k", value)
-    assert await kv.get("k") == value
-
-
-async def test_metadata_is_stored_and_replaced_with_the_value(kv: Any) -> None:
-    await kv.put("k", b"one", metadata={"lm": "1", "g": "a"})
-    assert await kv.get_with_metadata("k") == (b"one", {"lm": "1", "g": "a"})
-    await kv.put("k", b"two")
-    assert await kv.get_with_metadata("k") == (b"two", {})
-
-
-async def test_delete_removes_and_deleting_a_missing_key_is_harmless(kv: Any) -> None:
-    await kv.put("k", b"v")
-    await kv.delete("k")
-    await kv.delete("k")
-    assert await kv.get("k") is None
+@pytest.mark.parametrize("check", checks.CHECKS, ids=lambda check: check.__name__)
+async def test_contract(kv: KVStore, check: Check[KVStore]) -> None:
+    await check(kv)
 
 
 @pytest.mark.parametrize("kv", ["memory", "sqlite"], indirect=True)
 async def test_keys_expire_after_their_ttl_with_a_60_second_floor(kv: Any) -> None:
-    # In-process adapters keep the expiry themselves, so their clock can be moved; Redis keeps its own.
+    # In-process adapters keep the expiry themselves, so their clock can be moved; Redis and Workers KV
+    # keep their own (see the Redis test below and tests/worker/adapters.test.mjs).
     module = type(kv).__module__
     now = time.time()
     await kv.put("short", b"v", ttl=5)  # raised to MIN_TTL, as on Workers KV

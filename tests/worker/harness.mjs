@@ -248,6 +248,8 @@ export async function createHarness({
       [ids.r2.binding]: binding("R2Bucket", raw.r2),
     },
     isolates: started,
+    /** The first isolate's Pyodide (most tests use one isolate). */
+    py: started[0].py,
     logs,
     importMs: started[0].importMs,
     persistRoot,

@@ -2,7 +2,7 @@
 
 Pyodide's defaults do not fit the bindings: Python `None` becomes `undefined` (D1 refuses it; it wants
 `null`), dicts become `Map`s (bindings want plain objects), JS `null` comes back as `jsnull`, not `None`.
-Every adapter goes through these helpers, which tests/worker/ffi.test.mjs checks one by one.
+Every adapter goes through these helpers, which tests/worker/adapters.test.mjs checks one by one.
 """
 
 from __future__ import annotations

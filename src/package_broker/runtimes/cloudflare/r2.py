@@ -3,7 +3,8 @@
 Reads hand back R2's own `ReadableStream` as `StoredObject.native`, so the Worker streams a dist from R2
 to the client without the bytes passing through Python; `open()` still yields Python chunks for callers
 that need them. Writes take a Blob's JavaScript array as it is (runtimes/cloudflare/blob.py), so an archive
-never passes through Python's heap. The archive's SHA-1 is kept as custom metadata.
+never passes through Python's heap. The archive's SHA-1 is kept as custom metadata. Every method checks
+its key with `check_key`, as the filesystem and S3 stores do: R2 itself would accept `../x` or `a//b`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, BinaryIO
 from pyodide.ffi import JsException
 
 from ...errors import BackendError
-from ...ports.objects import ObjectInfo, StoredObject
+from ...ports.objects import ObjectInfo, StoredObject, check_key
 from .ffi import failure, from_js_json, is_null, js_object, stream_chunks, to_uint8
 
 
@@ -29,6 +30,7 @@ class R2ObjectStore:
         self._bucket = binding
 
     async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
+        check_key(key)
         native = getattr(data, "native", None)  # a Blob received in JavaScript: stored without a copy
         if native is not None:
             body, length = native, int(native.length)
@@ -49,7 +51,7 @@ class R2ObjectStore:
 
     async def get(self, key: str) -> StoredObject | None:
         try:
-            obj = await self._bucket.get(key)
+            obj = await self._bucket.get(check_key(key))
         except JsException as exc:
             raise failure("R2 read failed", exc) from exc
         if is_null(obj):
@@ -59,13 +61,13 @@ class R2ObjectStore:
 
     async def head(self, key: str) -> ObjectInfo | None:
         try:
-            obj = await self._bucket.head(key)
+            obj = await self._bucket.head(check_key(key))
         except JsException as exc:
             raise failure("R2 read failed", exc) from exc
         return None if is_null(obj) else _info(key, obj)
 
     async def delete(self, key: str) -> None:
         try:
-            await self._bucket.delete(key)
+            await self._bucket.delete(check_key(key))
         except JsException as exc:
             raise failure("R2 delete failed", exc) from exc

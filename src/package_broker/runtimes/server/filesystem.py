@@ -49,18 +49,19 @@ class FilesystemObjectStore:
     def _write(path: Path, data: BinaryIO, size: int, metadata: dict[str, str]) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            meta = path.with_name(path.name + ".meta.json")
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-                json.dump(metadata, tmp)
-            os.replace(tmp.name, meta)
             data.seek(0)
             with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as out:
                 shutil.copyfileobj(data, out, CHUNK)
                 out.flush()
                 os.fsync(out.fileno())
+            # Checked before anything is renamed into place: a refused write leaves the old object whole.
             if os.path.getsize(out.name) != size:
                 os.unlink(out.name)
                 raise BackendError(f"stored {path.name} has the wrong size")
+            meta = path.with_name(path.name + ".meta.json")
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+                json.dump(metadata, tmp)
+            os.replace(tmp.name, meta)
             os.replace(out.name, path)
         except OSError as exc:
             raise BackendError(f"cannot write to the storage directory: {exc.strerror}") from exc
