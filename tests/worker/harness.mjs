@@ -171,7 +171,8 @@ if _process_pth:
  * Start Miniflare (bindings) and `isolates` Pyodide interpreters running the deploy bundle.
  *
  * Options: `persistDir` (default a fresh temp dir; `.wrangler/state/v3` shares state with wrangler --local),
- * `vars` (Worker vars and secrets), `isolates` (default 1), `plan` ("free" or "paid": the subrequest limits),
+ * `vars` (Worker vars and secrets), `isolates` (default 1), `plan` ("free" or "paid": the subrequest limits;
+ * null: nothing is counted or enforced, for CPU benchmarks only),
  * `kvDelayMs` (how long a KV write stays invisible to the other isolates; default 60 s as in production),
  * `bundleDir` (default: the bundle built from the current sources), `echo` (print the Worker's output).
  */

@@ -152,6 +152,17 @@ describe("KV writes", () => {
 });
 
 describe("memory", () => {
+  test("a MAX_UPLOAD_BYTES the isolate cannot hold is refused, and every request says so", async () => {
+    const h = await createHarness({ vars: { MAX_UPLOAD_BYTES: String(100 * MiB) } });
+    try {
+      const response = await h.fetch(`${BASE}/health`);
+      assert.equal(response.status, 503);
+      assert.match((await response.json()).message, /MAX_UPLOAD_BYTES: must be at most 67108864 on Workers/);
+    } finally {
+      await h.dispose();
+    }
+  });
+
   test("the largest upload leaves the isolate under Cloudflare's 128 MB", async () => {
     const limit = 64 * MiB;
     const h = await createHarness({ vars: { MAX_UPLOAD_BYTES: String(limit) } });

@@ -47,6 +47,11 @@ VARIABLES = (
     "SERVICE_REQUEST_LIMIT",
 )
 
+#: The largest MAX_UPLOAD_BYTES a Worker accepts. An archive is held once, in one JavaScript buffer, next to
+#: Pyodide's Wasm memory, within the isolate's 128 MB: at this size the harness measured 20 MiB of Wasm
+#: memory + the 64 MiB archive (tests/worker/limits.test.mjs). Mirrored archives have the same cap.
+WORKER_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
 _app: App | None = None
 
 
@@ -77,6 +82,12 @@ def build(env: Any) -> App:
     variables = _variables(raw)
     logs.configure(variables.get("LOG_LEVEL", "info"))
     settings = Settings.from_mapping(variables)
+    if settings.max_upload_bytes > WORKER_MAX_UPLOAD_BYTES:
+        raise ConfigError(
+            "MAX_UPLOAD_BYTES",
+            f"must be at most {WORKER_MAX_UPLOAD_BYTES} on Workers (an archive is held in the isolate's 128 MB "
+            f"of memory), got {settings.max_upload_bytes}",
+        )
     ports = Ports(
         db=D1Database(_binding(raw, DB_BINDING)),
         kv=WorkersKVStore(_binding(raw, KV_BINDING)),
