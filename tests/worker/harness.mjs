@@ -47,6 +47,13 @@ export function wranglerBindings() {
   };
 }
 
+/** The `[vars]` of wrangler.toml: what every deployed Worker has in its env unless a test overrides it. */
+export function wranglerVars() {
+  const toml = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const block = toml.split("\n[vars]")[1]?.split("\n[")[0] ?? "";
+  return Object.fromEntries([...block.matchAll(/^([A-Z][A-Z0-9_]*)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
+}
+
 /** The Pyodide the harness runs must be the one wrangler.toml selects in production. */
 export function checkPyodide(runtime) {
   const installed = createRequire(import.meta.url)("pyodide/package.json").version;
@@ -213,6 +220,7 @@ export async function createHarness({
     globalThis.fetch = metered;
   }
   const workerVars = {
+    ...wranglerVars(),
     // The secret `npx wrangler secret put ENCRYPTION_KEY` would set.
     ENCRYPTION_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
     ...vars,

@@ -81,7 +81,7 @@ def build(env: Any) -> App:
     raw = _raw(env)
     variables = _variables(raw)
     logs.configure(variables.get("LOG_LEVEL", "info"))
-    settings = Settings.from_mapping(variables)
+    settings = Settings.from_mapping({"MAX_UPLOAD_BYTES": str(WORKER_MAX_UPLOAD_BYTES), **variables})
     if settings.max_upload_bytes > WORKER_MAX_UPLOAD_BYTES:
         raise ConfigError(
             "MAX_UPLOAD_BYTES",
