@@ -99,4 +99,4 @@ async def receive(
             reader.releaseLock()
     array = array.subarray(0, size)
     digest = to_bytes(await crypto.subtle.digest("SHA-1", array))
-    return Blob(JsBufferReader(array), size, digest.hex())  # type: ignore[arg-type]
+    return Blob(JsBufferReader(array), size, digest.hex())

@@ -33,7 +33,8 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
     """Build the core Request from a JS Request (or the SDK's wrapper around one)."""
     js_request = getattr(js_request, "js_object", js_request)
     url = urlsplit(str(js_request.url))
-    headers = from_js_json(Object.fromEntries(js_request.headers)) or {}
+    # Header values are strings: the JSON of a Headers object.
+    headers: dict[str, str] = from_js_json(Object.fromEntries(js_request.headers)) or {}
     headers.setdefault("host", url.netloc)
     body = js_request.body
 
@@ -42,7 +43,7 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
 
     def receiver(limit: int) -> Awaitable[Blob]:
         declared = headers.get("content-length")
-        return receive(body, limit, int(declared) if str(declared).isdigit() else None)
+        return receive(body, limit, int(declared) if declared is not None and declared.isdigit() else None)
 
     def defer(work: Awaitable[Any]) -> None:
         # waitUntil needs a JS Promise that outlives this call: a Python task converted by Pyodide would be

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from js import crypto
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from .ffi import js_array, js_object, to_bytes, to_uint8
 
 
 class WebCryptoCipher:
-    async def _key(self, key: bytes, usage: str) -> object:
+    async def _key(self, key: bytes, usage: str) -> JsProxy:
         return await crypto.subtle.importKey(
             "raw", to_uint8(key), js_object({"name": "AES-GCM"}), False, js_array([usage])
         )
