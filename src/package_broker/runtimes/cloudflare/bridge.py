@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from js import Object, Promise, ReadableStream
 from js import Response as JsResponse
-from pyodide.ffi import create_once_callable, create_proxy, to_js
+from pyodide.ffi import JsDoubleProxy, JsPromise, JsProxy, create_once_callable, create_proxy, to_js
 
 from ...ports.blob import Blob
 from ...web.http import Request, Response
@@ -29,7 +29,7 @@ _NO_BODY = (101, 204, 205, 304)
 log = logging.getLogger("package_broker.worker")
 
 
-def core_request(js_request: Any, wait_until: Any) -> Request:
+def core_request(js_request: Any, wait_until: Callable[[JsPromise[Any]], object]) -> Request:
     """Build the core Request from a JS Request (or the SDK's wrapper around one)."""
     js_request = getattr(js_request, "js_object", js_request)
     url = urlsplit(str(js_request.url))
@@ -73,10 +73,10 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
     )
 
 
-def _stream_from(chunks: AsyncIterator[bytes]) -> Any:
+def _stream_from(chunks: AsyncIterator[bytes]) -> JsProxy:
     """A ReadableStream that pulls from a Python async iterator (for streamed bodies without a native one)."""
     iterator = chunks.__aiter__()
-    proxies: list[Any] = []
+    proxies: list[JsDoubleProxy[Any]] = []
 
     async def pull(controller: Any) -> None:
         try:
@@ -92,7 +92,7 @@ def _stream_from(chunks: AsyncIterator[bytes]) -> Any:
     return ReadableStream.new(js_object({"pull": proxies[0]}))
 
 
-def js_response(response: Response) -> Any:
+def js_response(response: Response) -> JsProxy:
     """Build the JS Response for a core Response."""
     init: dict[str, Any] = {
         "status": response.status,
@@ -101,7 +101,7 @@ def js_response(response: Response) -> Any:
     if response.header("content-encoding"):
         init["encodeBody"] = "manual"
     if response.status in _NO_BODY:
-        body: Any = None
+        body: JsProxy | None = None
     elif response.native is not None:
         body = response.native
     elif response.stream is not None:

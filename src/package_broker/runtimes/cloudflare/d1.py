@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ...ports.database import Params, Row
 from .ffi import failure, from_js_json, js_array, js_value
@@ -26,7 +26,7 @@ def split_statements(script: str) -> list[str]:
 class D1Database:
     dialect = "sqlite"
 
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: JsProxy) -> None:
         self._db = binding
 
     def _prepare(self, sql: str, params: Params) -> Any:

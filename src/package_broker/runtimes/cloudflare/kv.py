@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ...ports.kv import MIN_TTL
 from .ffi import failure, from_js_json, is_null, js_object, to_bytes, to_uint8
 
 
 class WorkersKVStore:
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: JsProxy) -> None:
         self._kv = binding
         self._binary = js_object({"type": "arrayBuffer"})
 

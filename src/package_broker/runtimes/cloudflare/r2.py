@@ -8,16 +8,16 @@ never passes through Python's heap. The archive's SHA-1 is kept as custom metada
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ...errors import BackendError
 from ...ports.objects import ObjectInfo, StoredObject
 from .ffi import failure, from_js_json, is_null, js_object, stream_chunks, to_uint8
 
 
-def _info(key: str, obj: Any) -> ObjectInfo:
+def _info(key: str, obj: JsProxy) -> ObjectInfo:
     metadata = from_js_json(obj.customMetadata) or {}
     return ObjectInfo(
         key, int(obj.size), int(obj.uploaded.getTime() / 1000), {str(k): str(v) for k, v in metadata.items()}
@@ -25,7 +25,7 @@ def _info(key: str, obj: Any) -> ObjectInfo:
 
 
 class R2ObjectStore:
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: JsProxy) -> None:
         self._bucket = binding
 
     async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
