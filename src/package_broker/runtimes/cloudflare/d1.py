@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyodide.ffi import JsException, JsProxy
 
@@ -74,3 +74,11 @@ class D1Database:
 
     async def close(self) -> None:
         """Bindings need no closing."""
+
+
+if TYPE_CHECKING:
+    from ...ports.database import Database
+
+    def _implements_port(binding: JsProxy) -> None:
+        """Never called: mypy checks here that D1Database implements the Database port."""
+        _: Database = D1Database(binding)

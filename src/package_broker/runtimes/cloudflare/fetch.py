@@ -7,7 +7,7 @@ crosses into Python once, archives never do.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from js import AbortSignal, Object, fetch
 from pyodide.ffi import JsException, JsProxy
@@ -85,3 +85,11 @@ class FetchHttpClient:
         except JsException as exc:
             raise failure(f"GET {_host(url)} failed", exc, getattr(exc, "name", "fetch error")) from exc
         return Download(200, _headers(response), blob)
+
+
+if TYPE_CHECKING:
+    from ...ports.http_client import HttpClient
+
+    def _implements_port() -> None:
+        """Never called: mypy checks here that FetchHttpClient implements the HttpClient port."""
+        _: HttpClient = FetchHttpClient()

@@ -6,7 +6,7 @@ cache that is checked against the database's generation (package_broker.cache).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyodide.ffi import JsException, JsProxy
 
@@ -53,3 +53,11 @@ class WorkersKVStore:
             await self._kv.delete(key)
         except JsException as exc:
             raise failure("KV delete failed", exc) from exc
+
+
+if TYPE_CHECKING:
+    from ...ports.kv import KVStore
+
+    def _implements_port(binding: JsProxy) -> None:
+        """Never called: mypy checks here that WorkersKVStore implements the KVStore port."""
+        _: KVStore = WorkersKVStore(binding)

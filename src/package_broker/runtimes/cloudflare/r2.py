@@ -8,7 +8,7 @@ never passes through Python's heap. The archive's SHA-1 is kept as custom metada
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pyodide.ffi import JsException, JsProxy
 
@@ -69,3 +69,11 @@ class R2ObjectStore:
             await self._bucket.delete(key)
         except JsException as exc:
             raise failure("R2 delete failed", exc) from exc
+
+
+if TYPE_CHECKING:
+    from ...ports.objects import ObjectStore
+
+    def _implements_port(binding: JsProxy) -> None:
+        """Never called: mypy checks here that R2ObjectStore implements the ObjectStore port."""
+        _: ObjectStore = R2ObjectStore(binding)

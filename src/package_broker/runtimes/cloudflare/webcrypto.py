@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from js import crypto
 from pyodide.ffi import JsException, JsProxy
 
@@ -28,3 +30,11 @@ class WebCryptoCipher:
             return to_bytes(await crypto.subtle.decrypt(params, await self._key(key, "decrypt"), to_uint8(ciphertext)))
         except JsException as exc:  # OperationError: the tag does not verify
             raise ValueError("AES-GCM authentication failed") from exc
+
+
+if TYPE_CHECKING:
+    from ...ports.cipher import Cipher
+
+    def _implements_port() -> None:
+        """Never called: mypy checks here that WebCryptoCipher implements the Cipher port."""
+        _: Cipher = WebCryptoCipher()
