@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 from js import Uint8Array, crypto
+from pyodide.ffi import JsTypedArray
 
 from ...ports.blob import Blob, too_large
 from .ffi import is_null, to_bytes
@@ -22,7 +23,7 @@ _READ_WINDOW = 256 * 1024
 
 
 class _JsBufferRaw(io.RawIOBase):
-    def __init__(self, array: Any) -> None:
+    def __init__(self, array: JsTypedArray) -> None:
         self.native = array
         self._size = int(array.length)
         self._position = 0
@@ -52,7 +53,7 @@ class _JsBufferRaw(io.RawIOBase):
 class JsBufferReader(io.BufferedReader):
     """A read-only, seekable binary file over a JavaScript Uint8Array (`native`)."""
 
-    def __init__(self, array: Any) -> None:
+    def __init__(self, array: JsTypedArray) -> None:
         super().__init__(_JsBufferRaw(array), buffer_size=_READ_WINDOW)
         self.native = array
 
@@ -99,4 +100,4 @@ async def receive(
             reader.releaseLock()
     array = array.subarray(0, size)
     digest = to_bytes(await crypto.subtle.digest("SHA-1", array))
-    return Blob(JsBufferReader(array), size, digest.hex())  # type: ignore[arg-type]
+    return Blob(JsBufferReader(array), size, digest.hex())

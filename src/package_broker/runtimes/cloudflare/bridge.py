@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from js import Object, Promise, ReadableStream
 from js import Response as JsResponse
-from pyodide.ffi import create_once_callable, create_proxy, to_js
+from pyodide.ffi import JsDoubleProxy, JsPromise, JsProxy, create_once_callable, create_proxy, to_js
 
 from ...ports.blob import Blob
 from ...web.http import Request, Response
@@ -29,11 +29,12 @@ _NO_BODY = (101, 204, 205, 304)
 log = logging.getLogger("package_broker.worker")
 
 
-def core_request(js_request: Any, wait_until: Any) -> Request:
+def core_request(js_request: Any, wait_until: Callable[[JsPromise[Any]], object]) -> Request:
     """Build the core Request from a JS Request (or the SDK's wrapper around one)."""
     js_request = getattr(js_request, "js_object", js_request)
     url = urlsplit(str(js_request.url))
-    headers = from_js_json(Object.fromEntries(js_request.headers)) or {}
+    # Header values are strings: the JSON of a Headers object.
+    headers: dict[str, str] = from_js_json(Object.fromEntries(js_request.headers)) or {}
     headers.setdefault("host", url.netloc)
     body = js_request.body
 
@@ -42,7 +43,7 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
 
     def receiver(limit: int) -> Awaitable[Blob]:
         declared = headers.get("content-length")
-        return receive(body, limit, int(declared) if str(declared).isdigit() else None)
+        return receive(body, limit, int(declared) if declared is not None and declared.isdigit() else None)
 
     def defer(work: Awaitable[Any]) -> None:
         # waitUntil needs a JS Promise that outlives this call: a Python task converted by Pyodide would be
@@ -72,10 +73,10 @@ def core_request(js_request: Any, wait_until: Any) -> Request:
     )
 
 
-def _stream_from(chunks: AsyncIterator[bytes]) -> Any:
+def _stream_from(chunks: AsyncIterator[bytes]) -> JsProxy:
     """A ReadableStream that pulls from a Python async iterator (for streamed bodies without a native one)."""
     iterator = chunks.__aiter__()
-    proxies: list[Any] = []
+    proxies: list[JsDoubleProxy[Any]] = []
 
     async def pull(controller: Any) -> None:
         try:
@@ -91,7 +92,7 @@ def _stream_from(chunks: AsyncIterator[bytes]) -> Any:
     return ReadableStream.new(js_object({"pull": proxies[0]}))
 
 
-def js_response(response: Response) -> Any:
+def js_response(response: Response) -> JsProxy:
     """Build the JS Response for a core Response."""
     init: dict[str, Any] = {
         "status": response.status,
@@ -100,7 +101,7 @@ def js_response(response: Response) -> Any:
     if response.header("content-encoding"):
         init["encodeBody"] = "manual"
     if response.status in _NO_BODY:
-        body: Any = None
+        body: JsProxy | None = None
     elif response.native is not None:
         body = response.native
     elif response.stream is not None:

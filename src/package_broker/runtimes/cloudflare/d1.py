@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ...ports.database import Params, Row
 from .ffi import failure, from_js_json, js_array, js_value
@@ -26,7 +26,7 @@ def split_statements(script: str) -> list[str]:
 class D1Database:
     dialect = "sqlite"
 
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: JsProxy) -> None:
         self._db = binding
 
     def _prepare(self, sql: str, params: Params) -> Any:
@@ -74,3 +74,11 @@ class D1Database:
 
     async def close(self) -> None:
         """Bindings need no closing."""
+
+
+if TYPE_CHECKING:
+    from ...ports.database import Database
+
+    def _implements_port(binding: JsProxy) -> None:
+        """Never called: mypy checks here that D1Database implements the Database port."""
+        _: Database = D1Database(binding)

@@ -6,11 +6,11 @@ crosses into Python once, archives never do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from js import AbortSignal, Object, fetch
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ... import __version__
 from ...ports.http_client import MAX_METADATA_BYTES, Download, HttpResponse
@@ -22,23 +22,23 @@ def _host(url: str) -> str:
     return url.split("/")[2] if "://" in url else url
 
 
-def _length(response: Any) -> int | None:
+def _length(response: JsProxy) -> int | None:
     value = response.headers.get("content-length")
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
-def _headers(response: Any) -> dict[str, str]:
+def _headers(response: JsProxy) -> dict[str, str]:
     received = from_js_json(Object.fromEntries(response.headers)) or {}
     return {str(k).lower(): str(v) for k, v in received.items()}
 
 
 class FetchHttpClient:
-    def __init__(self, fetcher: Any = fetch) -> None:
+    def __init__(self, fetcher: Callable[[str, JsProxy], Awaitable[JsProxy]] = fetch) -> None:
         self._fetch = fetcher
 
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str] | None, body: bytes | None, timeout: float
-    ) -> Any:
+    ) -> JsProxy:
         init: dict[str, Any] = {
             "method": method,
             "headers": js_object({"user-agent": f"PACKAGE.broker/{__version__}", **dict(headers or {})}),
@@ -68,6 +68,7 @@ class FetchHttpClient:
         except JsException as exc:
             raise failure(f"{method} {_host(url)} failed", exc, getattr(exc, "name", "fetch error")) from exc
         with blob:
+            # receive() made blob.file a JsBufferReader; the port types it as BinaryIO, without `native`.
             data = to_bytes(blob.file.native) if blob.size else b""  # type: ignore[attr-defined]
         return HttpResponse(int(response.status), _headers(response), data)
 
@@ -84,3 +85,11 @@ class FetchHttpClient:
         except JsException as exc:
             raise failure(f"GET {_host(url)} failed", exc, getattr(exc, "name", "fetch error")) from exc
         return Download(200, _headers(response), blob)
+
+
+if TYPE_CHECKING:
+    from ...ports.http_client import HttpClient
+
+    def _implements_port() -> None:
+        """Never called: mypy checks here that FetchHttpClient implements the HttpClient port."""
+        _: HttpClient = FetchHttpClient()

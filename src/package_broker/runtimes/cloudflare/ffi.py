@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from js import JSON, Object, Uint8Array
-from pyodide.ffi import JsException, JsProxy, jsnull, to_js
+from pyodide.ffi import JsArray, JsException, JsProxy, JsTypedArray, jsnull, to_js
 
 from ...budget import BudgetExhausted
 from ...errors import BackendError
@@ -37,7 +37,7 @@ def failure(what: str, exc: JsException, detail: str | None = None) -> BackendEr
     return BackendError(f"{what}: {detail if detail is not None else text[:300]}")
 
 
-def js_value(value: Any) -> Any:
+def js_value(value: object) -> object:
     """A Python scalar for a binding argument: None -> null, bool -> 0/1 (SQLite), int -> a JS number.
 
     Pyodide turns ints beyond 32 bits into BigInt, which D1 refuses; up to 2**53 a JS number holds them
@@ -54,7 +54,7 @@ def js_value(value: Any) -> Any:
     return value
 
 
-def js_object(mapping: dict[str, Any]) -> Any:
+def js_object(mapping: dict[str, Any]) -> JsProxy:
     """A plain JS object (not a Map) from a dict; values go through `js_value` (None -> null, ints)."""
     return to_js(
         {k: (v if isinstance(v, JsProxy) else js_value(v)) for k, v in mapping.items()},
@@ -62,7 +62,7 @@ def js_object(mapping: dict[str, Any]) -> Any:
     )
 
 
-def js_array(items: list[Any]) -> Any:
+def js_array(items: list[object]) -> JsArray[Any]:
     return to_js(items, dict_converter=Object.fromEntries)
 
 
@@ -79,7 +79,7 @@ def is_null(value: Any) -> bool:
     return value is None or value is jsnull
 
 
-def to_uint8(data: bytes | bytearray | memoryview) -> Any:
+def to_uint8(data: bytes | bytearray | memoryview) -> JsTypedArray:
     """Copy Python bytes into a new JS Uint8Array."""
     array = Uint8Array.new(len(data))
     array.assign(data)

@@ -6,16 +6,16 @@ cache that is checked against the database's generation (package_broker.cache).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ...ports.kv import MIN_TTL
 from .ffi import failure, from_js_json, is_null, js_object, to_bytes, to_uint8
 
 
 class WorkersKVStore:
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: JsProxy) -> None:
         self._kv = binding
         self._binary = js_object({"type": "arrayBuffer"})
 
@@ -53,3 +53,11 @@ class WorkersKVStore:
             await self._kv.delete(key)
         except JsException as exc:
             raise failure("KV delete failed", exc) from exc
+
+
+if TYPE_CHECKING:
+    from ...ports.kv import KVStore
+
+    def _implements_port(binding: JsProxy) -> None:
+        """Never called: mypy checks here that WorkersKVStore implements the KVStore port."""
+        _: KVStore = WorkersKVStore(binding)

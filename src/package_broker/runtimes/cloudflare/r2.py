@@ -9,16 +9,16 @@ its key with `check_key`, as the filesystem and S3 stores do: R2 itself would ac
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from ...errors import BackendError
 from ...ports.objects import ObjectInfo, StoredObject, check_key
 from .ffi import failure, from_js_json, is_null, js_object, stream_chunks, to_uint8
 
 
-def _info(key: str, obj: Any) -> ObjectInfo:
+def _info(key: str, obj: JsProxy) -> ObjectInfo:
     metadata = from_js_json(obj.customMetadata) or {}
     return ObjectInfo(
         key, int(obj.size), int(obj.uploaded.getTime() / 1000), {str(k): str(v) for k, v in metadata.items()}
@@ -26,7 +26,7 @@ def _info(key: str, obj: Any) -> ObjectInfo:
 
 
 class R2ObjectStore:
-    def __init__(self, binding: Any) -> None:
+    def __init__(self, binding: JsProxy) -> None:
         self._bucket = binding
 
     async def put(self, key: str, data: BinaryIO, *, size: int, metadata: dict[str, str]) -> None:
@@ -71,3 +71,11 @@ class R2ObjectStore:
             await self._bucket.delete(check_key(key))
         except JsException as exc:
             raise failure("R2 delete failed", exc) from exc
+
+
+if TYPE_CHECKING:
+    from ...ports.objects import ObjectStore
+
+    def _implements_port(binding: JsProxy) -> None:
+        """Never called: mypy checks here that R2ObjectStore implements the ObjectStore port."""
+        _: ObjectStore = R2ObjectStore(binding)

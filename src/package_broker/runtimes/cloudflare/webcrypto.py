@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from js import crypto
-from pyodide.ffi import JsException
+from pyodide.ffi import JsException, JsProxy
 
 from .ffi import js_array, js_object, to_bytes, to_uint8
 
 
 class WebCryptoCipher:
-    async def _key(self, key: bytes, usage: str) -> object:
+    async def _key(self, key: bytes, usage: str) -> JsProxy:
         return await crypto.subtle.importKey(
             "raw", to_uint8(key), js_object({"name": "AES-GCM"}), False, js_array([usage])
         )
@@ -28,3 +30,11 @@ class WebCryptoCipher:
             return to_bytes(await crypto.subtle.decrypt(params, await self._key(key, "decrypt"), to_uint8(ciphertext)))
         except JsException as exc:  # OperationError: the tag does not verify
             raise ValueError("AES-GCM authentication failed") from exc
+
+
+if TYPE_CHECKING:
+    from ...ports.cipher import Cipher
+
+    def _implements_port() -> None:
+        """Never called: mypy checks here that WebCryptoCipher implements the Cipher port."""
+        _: Cipher = WebCryptoCipher()

@@ -12,6 +12,8 @@ import logging
 import time
 from typing import Any
 
+from pyodide.ffi import JsProxy
+
 from ... import logs
 from ...broker import Broker, Ports
 from ...budget import Budget, spending
@@ -117,7 +119,7 @@ def invocation_budget(settings: Settings) -> Budget:
     )
 
 
-async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
+async def handle_fetch(request: Any, env: Any, ctx: Any) -> JsProxy:
     try:
         app = app_for(env)
     except ConfigError as exc:
