@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -192,3 +194,31 @@ async def test_a_package_gone_from_the_upstream_stays_served(
     report = await sync(broker, source_id)
     assert ("up/lib", "the upstream no longer lists it; its versions stay served") in report.skipped
     assert set(await served(client, (await broker.tokens.create("r"))[1], "up/lib")) == {"1.0.0"}
+
+
+async def test_an_archive_over_the_size_cap_is_refused_while_it_arrives(
+    broker: Broker, upstream: ComposerRepository
+) -> None:
+    upstream.release("up/small", "1.0.0", files("up/small", "ok"))
+    sha = upstream.release("up/huge", "1.0.0", {**files("up/huge", "x"), "blob.bin": os.urandom(3 * 1024 * 1024)})
+    broker.settings = replace(broker.settings, max_upload_bytes=1024 * 1024)
+    report = await sync(broker, await add(broker, upstream.url))
+    assert report.status == "ok", report.message
+    reasons = dict(report.skipped)
+    assert "larger than the limit of 1048576 bytes (MAX_UPLOAD_BYTES)" in reasons["up/huge 1.0.0"]
+    assert await broker.catalog.versions("up/huge") == []
+    assert [v.version for v in await broker.catalog.versions("up/small")] == ["1.0.0"]
+    assert await broker.ports.objects.head(f"dists/up/huge/{sha}.zip") is None
+
+
+async def test_metadata_over_its_cap_skips_the_package(
+    broker: Broker, upstream: ComposerRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from package_broker.sources import composer_repo
+
+    bulky = {"composer.json": {"name": "up/lib", "description": "x" * 5000}, "src/A.php": "<?php"}
+    upstream.release("up/lib", "1.0.0", bulky)
+    monkeypatch.setattr(composer_repo, "MAX_METADATA_BYTES", 4000)
+    report = await sync(broker, await add(broker, upstream.url, packages=["up/lib"]))
+    assert "up/lib" in dict(report.skipped)
+    assert "larger than the limit of 4000 bytes" in dict(report.skipped)["up/lib"]

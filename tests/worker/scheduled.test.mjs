@@ -13,7 +13,7 @@ let upstream;
 let reader;
 
 before(async () => {
-  h = await createHarness({ vars: { SYNC_INTERVAL: "300" } });
+  h = await createHarness({ vars: { SYNC_INTERVAL: "300", MAX_UPLOAD_BYTES: String(1024 * 1024) } });
   await h.migrate();
   upstream = await startUpstream({ user: "mirror", password: "pa55word" });
   reader = await h.createToken("readonly");
@@ -73,4 +73,23 @@ test("a plain git source says it needs the self-hosted server", async () => {
   const row = await sourceRow(id);
   assert.equal(row.status, "error");
   assert.match(row.status_message, /git command line.*workers runtime.*self-hosted server/);
+});
+
+test("an archive over MAX_UPLOAD_BYTES is refused while it arrives, and the rest is mirrored", async () => {
+  const other = await startUpstream();
+  try {
+    const noise = Array.from({ length: 4 * 1024 * 1024 / 64 }, () => crypto.randomUUID() + crypto.randomUUID()).join("");
+    await other.release("up/huge", "1.0.0", { "composer.json": JSON.stringify({ name: "up/huge" }), "noise.txt": noise });
+    await other.release("up/fine", "1.0.0", { "composer.json": JSON.stringify({ name: "up/fine" }) });
+    const id = await addSource("composer", other.url);
+    await h.env.DB.prepare("UPDATE sources SET last_synced_at = 0").run();
+    await h.scheduled();
+    const row = await sourceRow(id);
+    assert.equal(row.status, "ok", row.status_message);
+    assert.match(row.status_message, /up\/huge 1\.0\.0: the archive at 127\.0\.0\.1:\d+ is larger than the limit of 1048576 bytes \(MAX_UPLOAD_BYTES\)/);
+    assert.equal((await h.fetch(`${BASE}/p2/up/fine.json`, { headers: basic(reader) })).status, 200);
+    assert.equal((await h.fetch(`${BASE}/p2/up/huge.json`, { headers: basic(reader) })).status, 404);
+  } finally {
+    other.stop();
+  }
 });

@@ -30,6 +30,7 @@ from ..composer.versions import is_dev, normalize
 from ..errors import BrokerError, InvalidVersion, SourceError
 from ..ports import HttpClient, HttpResponse
 from ..ports.database import Params
+from ..ports.http_client import MAX_METADATA_BYTES
 from .report import SyncReport
 from .store import RefState, Source
 
@@ -70,7 +71,7 @@ class ComposerRepositorySync:
 
     async def _get(self, url: str, extra: dict[str, str] | None = None) -> HttpResponse:
         headers = {"accept": "application/json", **(await self._headers_for(url)), **(extra or {})}
-        response = await self.http.request("GET", url, headers=headers)
+        response = await self.http.request("GET", url, headers=headers, max_bytes=MAX_METADATA_BYTES)
         if response.status in (401, 403):
             raise SourceError(f"{self.host} refused our credentials (HTTP {response.status}) for {urlsplit(url).path}")
         return response

@@ -21,7 +21,7 @@ async def health(ctx: Context) -> Response:
     checks: dict[str, str] = {}
     probes: dict[str, Callable[[], Awaitable[object]]] = {
         "database": lambda: ports.db.fetch_one("SELECT 1 AS ok"),
-        "cache": lambda: ports.kv.get("generation"),
+        "cache": lambda: ports.kv.get("health/probe"),
         "storage": lambda: ports.objects.head("health/probe"),
     }
     for name, probe in probes.items():
