@@ -85,13 +85,20 @@ def php_package(name: str, namespace: str, *, require: dict[str, str] | None = N
 
 
 def make_zip(files: dict[str, bytes | str | dict[str, Any]], *, symlinks: dict[str, str] | None = None) -> bytes:
-    """Build a zip in memory: dict values are JSON-encoded, str/bytes written as they are."""
+    """Build a zip in memory: dict values are JSON-encoded, str/bytes written as they are.
+
+    Entries carry a fixed date, so the same files always make the same bytes (and the same sha1): with the
+    clock's time, two calls a second apart could differ.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             if isinstance(content, dict):
                 content = json.dumps(content)
-            archive.writestr(name, content)
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, content)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFLNK | 0o777) << 16

@@ -8,7 +8,7 @@ import vm from "node:vm";
 import { ISOLATE_MEMORY_LIMIT, createHarness } from "./harness.mjs";
 import { PLANS } from "./platform.mjs";
 import { startUpstream } from "./upstream.mjs";
-import { makeZip } from "./zip.mjs";
+import { archiveOfSize, makeZip } from "./zip.mjs";
 
 const BASE = "http://broker.test";
 const basic = (secret) => ({ authorization: "Basic " + btoa(`token:${secret}`) });
@@ -170,9 +170,7 @@ describe("memory", () => {
       await h.migrate();
       const writer = await h.createToken("write");
       // Incompressible content, stored: the archive is as large as the limit allows.
-      const data = Buffer.alloc(limit - 64 * 1024);
-      for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
-      const zip = makeZip({ "composer.json": JSON.stringify({ name: "acme/huge", version: "1.0.0" }), "blob.bin": data });
+      const zip = archiveOfSize("acme/huge", limit);
       assert.ok(zip.length <= limit && zip.length > limit - MiB, String(zip.length));
       // Sent as a stream of 64 KiB chunks, as the runtime delivers a request body.
       let sent = 0;

@@ -39,3 +39,13 @@ export function makeZip(files) {
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, ...centrals, end]);
 }
+
+/**
+ * A stored (uncompressed) archive of package `name` 1.0.0 just under `size` bytes: an incompressible blob
+ * beside its composer.json, as large as an upload limit of `size` allows.
+ */
+export function archiveOfSize(name, size) {
+  const data = Buffer.alloc(size - 64 * 1024);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((Math.imul(i, 2654435761) ^ (i >>> 7)) >>> 0, i);
+  return makeZip({ "composer.json": JSON.stringify({ name, version: "1.0.0" }), "blob.bin": data });
+}
