@@ -110,7 +110,7 @@ def make_zip(files: dict[str, bytes | str | dict[str, Any]], *, symlinks: dict[s
 BROKER_VARIABLES = ("DB_", "STORAGE_", "CACHE_", "S3_", "ENCRYPTION", "BASE_URL")
 
 
-def run_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(data_dir: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `package-broker ARGS` as a real process on its own DATA_DIR (plus `env`)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(BROKER_VARIABLES)}
     environment.update(DATA_DIR=str(data_dir), **env)
@@ -120,5 +120,5 @@ def run_cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProce
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=timeout,
     )

@@ -123,3 +123,21 @@ def test_credentials_in_a_url_are_stored_encrypted_and_never_printed(tmp_path: P
     assert "s3cr3t" not in listed.stdout and "https://127.0.0.1:9/repo.git" in listed.stdout
     stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("*.sqlite*"))
     assert b"127.0.0.1:9/repo.git" in stored and b"s3cr3t" not in stored
+
+
+def test_a_corrupt_database_stops_every_command_at_once_with_one_line(tmp_path: Path) -> None:
+    assert cli(tmp_path, "token", "create", "-d", "before").returncode == 0
+    database = tmp_path / "data" / "package-broker.sqlite"
+    damaged = bytearray(database.read_bytes())
+    damaged[100:4096] = b"\xff" * (4096 - 100)
+    database.write_bytes(bytes(damaged))
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    for command in (["token", "list"], ["serve", "--port", "0"]):
+        try:
+            result = run_cli(tmp_path / "data", *command, timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"`{' '.join(command)}` hung on a corrupt database instead of exiting")
+        assert result.returncode != 0
+        assert f"cannot open the SQLite database at {database}" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -107,7 +107,7 @@ async def open_kv(server: ServerSettings) -> KVStore:
         return await RedisKVStore.open(server.cache_url, server.cache_prefix)
     if server.cache_driver == "memory":
         return MemoryKVStore()
-    return SqliteKVStore(server.cache_url)
+    return await SqliteKVStore.open(server.cache_url)
 
 
 async def open_objects(server: ServerSettings) -> ObjectStore:

@@ -31,10 +31,17 @@ class SqliteDatabase:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open the SQLite database at {path}: {exc}") from exc
+        try:
             connection.row_factory = aiosqlite.Row
             for pragma in ("journal_mode = WAL", "busy_timeout = 10000", "foreign_keys = ON", "synchronous = NORMAL"):
                 await connection.execute(f"PRAGMA {pragma}")
+            # Read a page of the schema now: a corrupt file fails here, at start, not on some later request.
+            await connection.execute("SELECT COUNT(*) FROM sqlite_master")
         except sqlite3.Error as exc:
+            # Close it, or aiosqlite's (non-daemon) thread keeps the process alive after the error.
+            await connection.close()
             raise BackendError(f"cannot open the SQLite database at {path}: {exc}") from exc
         return cls(connection)
 
