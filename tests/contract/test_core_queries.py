@@ -94,8 +94,10 @@ async def test_sources_leases_refs_and_the_scheduled_sync(core: Broker) -> None:
     uploads = await core.sources.uploads()
     assert (await core.sources.uploads()).id == uploads.id
 
-    assert await core.sources.acquire(source.id) is True
-    assert await core.sources.acquire(source.id) is False  # the lease is held
+    lease = await core.sources.acquire(source.id)
+    assert lease is not None
+    assert await core.sources.acquire(source.id) is None  # the lease is held
+    assert await core.sources.renew(lease)
     await core.ports.db.batch(
         core.sources.ref_statements(
             source.id, [RefState("v1.0.0", "ok", commit="a" * 40), RefState("v0.9", "skipped", "no composer.json")]
@@ -104,7 +106,7 @@ async def test_sources_leases_refs_and_the_scheduled_sync(core: Broker) -> None:
     await core.ports.db.batch(
         core.sources.ref_statements(source.id, [RefState("v0.9", "skipped", "still none")], complete=False)
     )
-    await core.sources.finish(source.id, "partial", "half done", cursor="acme/m")
+    await core.sources.finish(lease, "partial", "half done", cursor="acme/m")
     assert (await core.sources.get(source.id)).sync_cursor == "acme/m"
     refs = await core.sources.refs(source.id)
     assert refs["v0.9"]["reason"] == "still none" and refs["v1.0.0"]["commit_sha"] == "a" * 40

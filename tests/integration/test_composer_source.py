@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -222,3 +223,33 @@ async def test_metadata_over_its_cap_skips_the_package(
     report = await sync(broker, await add(broker, upstream.url, packages=["up/lib"]))
     assert "up/lib" in dict(report.skipped)
     assert "larger than the limit of 4000 bytes" in dict(report.skipped)["up/lib"]
+
+
+async def test_an_upstream_that_drips_is_dropped_at_the_time_limit(
+    broker: Broker, upstream: ComposerRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from package_broker.sources import composer_repo
+
+    upstream.release("up/slow", "1.0.0", files("up/slow", "1.0"))
+    upstream.release("up/fine", "1.0.0", files("up/fine", "1.0"))
+    upstream.drip["/p2/up/slow.json"] = 0.05  # a byte every 50 ms: never idle, never done
+    monkeypatch.setattr(composer_repo, "METADATA_SECONDS", 1.0)
+    started = time.monotonic()
+    report = await sync(broker, await add(broker, upstream.url))
+    assert time.monotonic() - started < 10
+    assert "took longer than 1 s; gave up" in dict(report.skipped)["up/slow"]
+    assert [v.version for v in await broker.catalog.versions("up/fine")] == ["1.0.0"]
+
+
+async def test_an_upstream_that_goes_silent_is_dropped_at_the_idle_limit(
+    broker: Broker, upstream: ComposerRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from package_broker.runtimes.server import httpx_client
+
+    sha = upstream.release("up/stuck", "1.0.0", files("up/stuck", "1.0"))
+    upstream.drip[f"/dists/up/stuck/{sha}.zip"] = 5.0  # one byte, then five seconds of silence
+    monkeypatch.setattr(httpx_client, "IDLE_SECONDS", 0.5)
+    started = time.monotonic()
+    report = await sync(broker, await add(broker, upstream.url))
+    assert time.monotonic() - started < 4
+    assert "failed: ReadTimeout" in dict(report.skipped)["up/stuck 1.0.0"]

@@ -237,7 +237,6 @@ async def test_a_private_repository_over_http_with_credentials(
         wrong = await add_source(broker, f"{server.url}/lib.git", {"username": "deploy", "password": "wrong-pass"})
         report = await sync_source(broker, await broker.sources.get(wrong))
         assert report.status == "error" and "wrong-pass" not in (report.message or "")
-        await broker.sources.finish(wrong, "error", report.message)
         right = await broker.sources.add(
             "git",
             f"{server.url}/lib.git/",

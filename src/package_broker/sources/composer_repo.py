@@ -34,6 +34,9 @@ from ..ports.http_client import MAX_METADATA_BYTES
 from .report import SyncReport
 from .store import RefState, Source
 
+#: Seconds one metadata request, and one archive download, may take in all (body included).
+METADATA_SECONDS = 30.0
+ARCHIVE_SECONDS = 120.0
 #: Fields of an upstream version object we do not pass on: we serve our own dist, and downloads are
 #: reported to us (notify-batch), not to the upstream.
 _DROPPED = ("dist", "notification-url", "installation-source", "uid")
@@ -71,7 +74,9 @@ class ComposerRepositorySync:
 
     async def _get(self, url: str, extra: dict[str, str] | None = None) -> HttpResponse:
         headers = {"accept": "application/json", **(await self._headers_for(url)), **(extra or {})}
-        response = await self.http.request("GET", url, headers=headers, max_bytes=MAX_METADATA_BYTES)
+        response = await self.http.request(
+            "GET", url, headers=headers, timeout=METADATA_SECONDS, max_bytes=MAX_METADATA_BYTES
+        )
         if response.status in (401, 403):
             raise SourceError(f"{self.host} refused our credentials (HTTP {response.status}) for {urlsplit(url).path}")
         return response
@@ -254,7 +259,10 @@ class ComposerRepositorySync:
     async def _mirror(self, name: str, url: str, shasum: str) -> DistRow:
         """Download an archive (capped at MAX_UPLOAD_BYTES), check it against the upstream shasum, store it."""
         download = await self.http.download(
-            url, headers=await self._headers_for(url), max_bytes=self.broker.settings.max_upload_bytes
+            url,
+            headers=await self._headers_for(url),
+            timeout=ARCHIVE_SECONDS,
+            max_bytes=self.broker.settings.max_upload_bytes,
         )
         where = f"{urlsplit(url).netloc}{urlsplit(url).path}"
         if download.blob is None:

@@ -14,8 +14,9 @@ from ..ports.database import Params
 KINDS = ("git", "composer", "artifact")
 #: The one source that owns uploaded archives.
 UPLOADS_URL = "upload"
-#: A sync holding the lease longer than this is presumed dead and may be taken over.
-LEASE_SECONDS = 15 * 60
+#: A lease not renewed for this long is presumed dead (its process crashed) and may be taken over. A running
+#: sync renews it every LEASE_SECONDS / 3.
+LEASE_SECONDS = 90
 _COLUMNS = (
     "id, kind, url, credentials, options, status, status_message, last_synced_at, sync_cursor, created_at, updated_at"
 )
@@ -33,6 +34,14 @@ class RefState:
     version_normalized: str | None = None
     #: Last-Modified of an upstream file, sent back as If-Modified-Since.
     last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to sync one source, held by one sync run until it finishes or stops renewing it."""
+
+    source_id: str
+    owner: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,34 +135,45 @@ class SourceStore:
         )
         return [Source.from_row(row) for row in rows]
 
-    async def acquire(self, source_id: str) -> bool:
-        """Take the sync lease. False if another sync holds a live lease on this source."""
+    async def acquire(self, source_id: str) -> Lease | None:
+        """Take the sync lease, or None if another sync holds a live one on this source."""
         now = self.clock.now()
+        lease = Lease(source_id, secrets.token_hex(8))
         changed = await self.db.execute(
-            "UPDATE sources SET sync_started_at = ? WHERE id = ? AND (sync_started_at IS NULL OR sync_started_at < ?)",
-            (now, source_id, now - LEASE_SECONDS),
+            "UPDATE sources SET sync_started_at = ?, sync_lease = ? "
+            "WHERE id = ? AND (sync_started_at IS NULL OR sync_started_at < ?)",
+            (now, lease.owner, source_id, now - LEASE_SECONDS),
+        )
+        return lease if changed == 1 else None
+
+    async def renew(self, lease: Lease) -> bool:
+        """Extend a lease we hold; False if it was lost (it lapsed and another sync took it)."""
+        changed = await self.db.execute(
+            "UPDATE sources SET sync_started_at = ? WHERE id = ? AND sync_lease = ?",
+            (self.clock.now(), lease.source_id, lease.owner),
         )
         return changed == 1
 
-    async def finish(self, source_id: str, status: str, message: str | None, cursor: str | None = None) -> None:
-        """Record a sync's outcome and release the lease.
+    async def finish(self, lease: Lease, status: str, message: str | None, cursor: str | None = None) -> bool:
+        """Record a sync's outcome and release the lease. False (nothing written) if the lease was lost.
 
         A "partial" sync (out of budget) keeps `cursor`, where the next run continues, and does not count
         as a completed sync; any other outcome ends the pass.
         """
         now = self.clock.now()
         if status == "partial":
-            await self.db.execute(
+            sql = (
                 "UPDATE sources SET status = ?, status_message = ?, sync_cursor = ?, updated_at = ?, "
-                "sync_started_at = NULL WHERE id = ?",
-                (status, message, cursor, now, source_id),
+                "sync_started_at = NULL, sync_lease = NULL WHERE id = ? AND sync_lease = ?"
             )
-            return
-        await self.db.execute(
-            "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, sync_cursor = NULL, "
-            "updated_at = ?, sync_started_at = NULL WHERE id = ?",
-            (status, message, now, now, source_id),
-        )
+            params: Params = (status, message, cursor, now, lease.source_id, lease.owner)
+        else:
+            sql = (
+                "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, sync_cursor = NULL, "
+                "updated_at = ?, sync_started_at = NULL, sync_lease = NULL WHERE id = ? AND sync_lease = ?"
+            )
+            params = (status, message, now, now, lease.source_id, lease.owner)
+        return await self.db.execute(sql, params) == 1
 
     def ref_statements(
         self, source_id: str, states: list[RefState], *, complete: bool = True

@@ -9,6 +9,8 @@ invocation's budget (package_broker.budget): a source whose sync runs out of it 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 
@@ -18,7 +20,7 @@ from ..errors import BrokerError
 from ..sources.composer_repo import ComposerRepositorySync
 from ..sources.git import GitSync
 from ..sources.report import SyncReport
-from ..sources.store import LEASE_SECONDS, Source
+from ..sources.store import LEASE_SECONDS, Lease, Source
 
 log = logging.getLogger("package_broker.sync")
 
@@ -44,9 +46,11 @@ async def sync_source(broker: Broker, source: Source) -> SyncReport:
         return SyncReport(source.id, "ok", "uploads need no sync")
     if not budget.current().affords(services=2):  # the lease, and the outcome from the reserve
         return SyncReport(source.id, "partial", "this run's budget ran out before this source; the next run syncs it")
-    if not await broker.sources.acquire(source.id):
-        return SyncReport(source.id, "busy", "another sync of this source is running")
+    lease = await broker.sources.acquire(source.id)
+    if lease is None:
+        return await _busy(broker, source.id)
     report = SyncReport(source.id, "error", "the sync was interrupted")
+    keeper = asyncio.create_task(_keep(broker, lease))
     try:
         report = await _run(broker, source)
     except budget.BudgetExhausted as exc:
@@ -57,21 +61,48 @@ async def sync_source(broker: Broker, source: Source) -> SyncReport:
         log.exception("sync of %s failed", source.id)
         report = SyncReport(source.id, "error", f"internal error ({type(exc).__name__}); see the server log")
     finally:
-        await _record(broker, source, report)
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await _record(broker, lease, report)
     if report.status == "error":
         log.warning("sync of %s (%s %s) failed: %s", source.id, source.kind, source.url, report.message)
     return report
 
 
-async def _record(broker: Broker, source: Source, report: SyncReport) -> None:
+async def _busy(broker: Broker, source_id: str) -> SyncReport:
+    row = await broker.ports.db.fetch_one("SELECT sync_started_at FROM sources WHERE id = ?", (source_id,))
+    renewed = row["sync_started_at"] if row else None
+    since = "" if renewed is None else f" (its lease was renewed {broker.clock.now() - int(renewed)} s ago)"
+    return SyncReport(
+        source_id,
+        "busy",
+        f"another sync of this source is running{since}; a sync that died is taken over after {LEASE_SECONDS} s",
+    )
+
+
+async def _keep(broker: Broker, lease: Lease) -> None:
+    """Renew the lease while the sync runs, so that only a dead sync's lease lapses."""
+    while True:
+        await asyncio.sleep(LEASE_SECONDS / 3)
+        try:
+            if not await broker.sources.renew(lease):
+                log.warning("sync of %s lost its lease: another sync took the source over", lease.source_id)
+                return
+        except BrokerError as exc:  # out of budget, database blip: the next renewal may work
+            log.warning("could not renew the sync lease of %s: %s", lease.source_id, exc)
+
+
+async def _record(broker: Broker, lease: Lease, report: SyncReport) -> None:
     """Record the outcome and release the lease, from the calls the budget holds in reserve."""
     with budget.current().releasing_reserve():
         try:
-            await broker.sources.finish(source.id, report.status, report.message, report.cursor)
+            if not await broker.sources.finish(lease, report.status, report.message, report.cursor):
+                log.warning("sync of %s ended after another sync took its lease: outcome not recorded", lease.source_id)
         except BrokerError as exc:
             log.error(
                 "could not record the sync of %s (%s): %s; its lease expires within %d s",
-                source.id,
+                lease.source_id,
                 report.status,
                 exc,
                 LEASE_SECONDS,

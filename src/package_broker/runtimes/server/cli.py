@@ -429,7 +429,8 @@ def sync(source_ids: tuple[str, ...]) -> None:
     reports = _run(lambda broker: sync_all(broker, list(source_ids) or None))
     for report in reports:
         click.echo(f"{report.source_id}: {report.status}: {report.message}")
-    if any(r.status == "error" for r in reports):
+    # A busy source was not synced by this command: that is not success either.
+    if any(r.status in ("error", "busy") for r in reports):
         raise SystemExit(1)
 
 
