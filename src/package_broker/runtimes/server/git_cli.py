@@ -48,7 +48,14 @@ class GitCliReader:
             "GIT_CONFIG_NOSYSTEM": "1",
             "LC_ALL": "C",
         }
-        pairs = [("protocol.ext.allow", "never"), ("core.hooksPath", "/dev/null")]
+        pairs = [
+            ("protocol.ext.allow", "never"),
+            ("core.hooksPath", "/dev/null"),
+            # A hostile or dying server: give up on a transfer slower than 1 KB/s for 20 s (the whole command
+            # also has a time limit).
+            ("http.lowSpeedLimit", "1000"),
+            ("http.lowSpeedTime", "20"),
+        ]
         if credentials is not None:
             basic = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
             pairs.append(("http.extraHeader", f"Authorization: Basic {basic}"))
