@@ -40,6 +40,8 @@ class Ports:
     cipher: Cipher | None = None
     #: Runs blocking CPU work (zip checks): a thread on the server, inline on Workers.
     offload: Callable[[Callable[[], Any]], Awaitable[Any]] = run_inline
+    #: Resolves a host name to its addresses (for PRIVATE_UPSTREAMS); None where the runtime cannot.
+    resolve: Callable[[str], Awaitable[list[str]]] | None = None
     #: "server" or "workers", shown in /health and in sync messages.
     runtime: str = "server"
     #: Called by Broker.close() to release what the adapters opened (connections, clients).

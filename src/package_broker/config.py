@@ -127,6 +127,8 @@ class Settings:
     subrequest_limit: int = DEFAULT_SUBREQUEST_LIMIT
     #: Workers only: calls to D1, KV and R2 one invocation may make (Free plan: 1,000).
     service_request_limit: int = DEFAULT_SERVICE_REQUEST_LIMIT
+    #: Where URLs an upstream names may point: "same-host", "allow" or "deny" (sources/addresses.py).
+    private_upstreams: str = "same-host"
     log_level: str = "info"
 
     @classmethod
@@ -137,7 +139,11 @@ class Settings:
         level = (env.get("LOG_LEVEL") or "info").lower()
         if level not in ("debug", "info", "warning", "error"):
             raise ConfigError("LOG_LEVEL", f"must be debug, info, warning or error, got {level!r}")
+        private = (env.get("PRIVATE_UPSTREAMS") or "same-host").strip().lower()
+        if private not in ("same-host", "allow", "deny"):
+            raise ConfigError("PRIVATE_UPSTREAMS", f"must be same-host, allow or deny, got {private!r}")
         return cls(
+            private_upstreams=private,
             encryption_key=Secret(key.strip()) if key and key.strip() else None,
             base_url=_base_url(env.get("BASE_URL")),
             max_upload_bytes=_integer(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, minimum=1024),

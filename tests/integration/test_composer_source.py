@@ -99,6 +99,7 @@ async def test_new_and_withdrawn_versions_follow_upstream_but_dists_stay(
 
 
 async def test_credentials_go_to_the_repository_host_only(broker: Broker, client: Client) -> None:
+    broker.settings = replace(broker.settings, private_upstreams="allow")  # both hosts are on 127.0.0.1
     dist_host = ComposerRepository().start()
     private = ComposerRepository("deploy", "s3cr3t", dist_base=dist_host.url).start()
     try:
@@ -253,3 +254,48 @@ async def test_an_upstream_that_goes_silent_is_dropped_at_the_idle_limit(
     report = await sync(broker, await add(broker, upstream.url))
     assert time.monotonic() - started < 4
     assert "failed: ReadTimeout" in dict(report.skipped)["up/stuck 1.0.0"]
+
+
+async def test_an_upstream_may_not_send_the_broker_to_other_private_addresses(
+    broker: Broker, upstream: ComposerRepository
+) -> None:
+    elsewhere = ComposerRepository().start()  # another service on the broker's private network
+    try:
+        sha = upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+        elsewhere.add_dist(f"/dists/up/lib/{sha}.zip", upstream.dists[f"/dists/up/lib/{sha}.zip"])
+        upstream.packages["up/lib"]["1.0.0"]["dist"]["url"] = f"{elsewhere.url}/dists/up/lib/{sha}.zip"
+        report = await sync(broker, await add(broker, upstream.url))  # PRIVATE_UPSTREAMS=same-host
+        assert "non-public address (127.0.0.1) and PRIVATE_UPSTREAMS=same-host" in dict(report.skipped)["up/lib 1.0.0"]
+        assert not elsewhere.requests
+        broker.settings = replace(broker.settings, private_upstreams="allow")
+        report = await sync(broker, await add(broker, upstream.url + "/packages.json"))
+        assert report.status == "ok" and not report.skipped, report.message
+        broker.settings = replace(broker.settings, private_upstreams="deny")
+        denied = await sync(broker, await add(broker, upstream.url + "/"))
+        assert denied.status == "error" and "PRIVATE_UPSTREAMS=deny" in (denied.message or "")
+    finally:
+        elsewhere.stop()
+
+
+async def test_a_redirect_is_checked_like_the_url_itself(broker: Broker, upstream: ComposerRepository) -> None:
+    elsewhere = ComposerRepository().start()
+    try:
+        sha = upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+        path = f"/dists/up/lib/{sha}.zip"
+        elsewhere.add_dist(path, upstream.dists[path])
+        upstream.redirects[path] = f"{elsewhere.url}{path}"  # the source's own host answers 302 elsewhere
+        report = await sync(broker, await add(broker, upstream.url))
+        assert "non-public address" in dict(report.skipped)["up/lib 1.0.0"]
+        assert not elsewhere.requests
+    finally:
+        elsewhere.stop()
+
+
+async def test_a_mirrored_archive_must_pass_the_upload_checks(broker: Broker, upstream: ComposerRepository) -> None:
+    json_body = b'{"status": "ok", "checks": {}}'  # e.g. the broker's own /health, passed off as a zip
+    sha = upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    upstream.add_dist(f"/dists/up/lib/{sha}.zip", json_body)
+    upstream.packages["up/lib"]["1.0.0"]["dist"]["shasum"] = hashlib.sha1(json_body).hexdigest()
+    report = await sync(broker, await add(broker, upstream.url))
+    assert "not a zip archive" in dict(report.skipped)["up/lib 1.0.0"]
+    assert await broker.catalog.versions("up/lib") == []

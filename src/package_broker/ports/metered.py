@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from ..budget import charge
 from .database import Database, Params, Row
-from .http_client import MAX_METADATA_BYTES, Download, HttpClient, HttpResponse
+from .http_client import MAX_METADATA_BYTES, Download, Guard, HttpClient, HttpResponse
 from .kv import KVStore
 from .objects import ObjectInfo, ObjectStore, StoredObject
 
@@ -109,15 +109,24 @@ class MeteredHttp:
         body: bytes | None = None,
         timeout: float = 30.0,
         max_bytes: int = MAX_METADATA_BYTES,
+        guard: Guard | None = None,
     ) -> HttpResponse:
         charge("fetch")
-        return await self.inner.request(method, url, headers=headers, body=body, timeout=timeout, max_bytes=max_bytes)
+        return await self.inner.request(
+            method, url, headers=headers, body=body, timeout=timeout, max_bytes=max_bytes, guard=guard
+        )
 
     async def download(
-        self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 120.0, max_bytes: int
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 120.0,
+        max_bytes: int,
+        guard: Guard | None = None,
     ) -> Download:
         charge("fetch")
-        return await self.inner.download(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+        return await self.inner.download(url, headers=headers, timeout=timeout, max_bytes=max_bytes, guard=guard)
 
 
 def unwrap(port: Any) -> Any:

@@ -3,7 +3,9 @@
 Runs on both runtimes through the HttpClient port. For each mirrored package the sync reads
 `p2/<name>.json` and `~dev.json` with If-Modified-Since (a 304 costs nothing), and downloads each new dist
 once, checks it against the upstream `shasum` and stores it: from then on installs never depend on the
-upstream, and a version removed upstream stays installable from lock files.
+upstream, and a version removed upstream stays installable from lock files. A mirrored archive passes the
+same checks as an upload, and every URL the upstream names (or redirects to) is checked against
+PRIVATE_UPSTREAMS first (sources/addresses.py).
 
 Built for a Worker's per-invocation limits (package_broker.budget): an unchanged package costs two
 conditional requests and no database call; a changed one adds one database read and one write, whatever
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .. import budget
+from ..artifacts.zips import inspect_zip
 from ..broker import Broker
 from ..catalog.store import DistRow, PackageState, VersionRow, dist_key, dist_path, first_description
 from ..composer.minifier import expand
@@ -31,6 +34,7 @@ from ..errors import BrokerError, InvalidVersion, SourceError
 from ..ports import HttpClient, HttpResponse
 from ..ports.database import Params
 from ..ports.http_client import MAX_METADATA_BYTES
+from .addresses import check_upstream_url
 from .report import SyncReport
 from .store import RefState, Source
 
@@ -60,6 +64,12 @@ class ComposerRepositorySync:
         self.host = urlsplit(self.base).netloc
         self._auth: dict[str, str] = {}
 
+    async def _guard(self, url: str) -> None:
+        """Refuse a URL the upstream names (or redirects to) that PRIVATE_UPSTREAMS does not allow."""
+        await check_upstream_url(
+            url, self.source.url, self.broker.settings.private_upstreams, self.broker.ports.resolve
+        )
+
     async def _headers_for(self, url: str) -> dict[str, str]:
         if not self.source.credentials or urlsplit(url).netloc != self.host:
             return {}
@@ -75,7 +85,7 @@ class ComposerRepositorySync:
     async def _get(self, url: str, extra: dict[str, str] | None = None) -> HttpResponse:
         headers = {"accept": "application/json", **(await self._headers_for(url)), **(extra or {})}
         response = await self.http.request(
-            "GET", url, headers=headers, timeout=METADATA_SECONDS, max_bytes=MAX_METADATA_BYTES
+            "GET", url, headers=headers, timeout=METADATA_SECONDS, max_bytes=MAX_METADATA_BYTES, guard=self._guard
         )
         if response.status in (401, 403):
             raise SourceError(f"{self.host} refused our credentials (HTTP {response.status}) for {urlsplit(url).path}")
@@ -263,6 +273,7 @@ class ComposerRepositorySync:
             headers=await self._headers_for(url),
             timeout=ARCHIVE_SECONDS,
             max_bytes=self.broker.settings.max_upload_bytes,
+            guard=self._guard,
         )
         where = f"{urlsplit(url).netloc}{urlsplit(url).path}"
         if download.blob is None:
@@ -270,6 +281,8 @@ class ComposerRepositorySync:
         with download.blob as blob:
             if shasum and shasum.lower() != blob.sha1:
                 raise SourceError(f"the archive's sha1 {blob.sha1} does not match the upstream shasum {shasum}")
+            # The same checks as an upload: only a safe zip with a composer.json is served to clients.
+            await self.broker.ports.offload(lambda: inspect_zip(blob))
             key = dist_key(name, blob.sha1)
             await self.broker.ports.objects.put(key, blob.file, size=blob.size, metadata={"sha1": blob.sha1})
         return DistRow(name, blob.sha1, key, blob.sha1, blob.size, upstream_url=url)

@@ -47,6 +47,7 @@ VARIABLES = (
     "SYNC_BUDGET_SECONDS",
     "SUBREQUEST_LIMIT",
     "SERVICE_REQUEST_LIMIT",
+    "PRIVATE_UPSTREAMS",
 )
 
 #: The largest MAX_UPLOAD_BYTES a Worker accepts. An archive is held once, in one JavaScript buffer, next to

@@ -91,6 +91,12 @@ async def _in_thread(function: Callable[[], T]) -> T:
     return await asyncio.to_thread(function)
 
 
+async def _resolve(host: str) -> list[str]:
+    """Every address a host name resolves to (getaddrinfo runs in a thread; the loop stays free)."""
+    found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    return sorted({str(info[4][0]) for info in found})
+
+
 async def open_database(server: ServerSettings) -> Database:
     if server.db_driver == "postgresql":
         # Imported here: psycopg is an optional extra (`pip install 'package-broker[postgresql]'`).
@@ -158,6 +164,7 @@ async def build_broker(env: Mapping[str, str]) -> Broker:
         git=GitCliReader(str(Path(server.data_dir) / "git")),
         cipher=CryptographyCipher(),
         offload=_in_thread,
+        resolve=_resolve,
         runtime="server",
         # Broker.close() closes the database itself.
         closers=[http.aclose, *_closer(kv), *_closer(objects)],
