@@ -56,7 +56,11 @@ def basic(secret: str, username: str = "token") -> dict[str, str]:
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
     """A broker on a real SQLite file, SQLite key/value file and filesystem store, schema migrated."""
     env = {"DATA_DIR": str(tmp_path / "data"), "MEMO_SECONDS": "0"}
-    opened = await build_broker(env)
+    umask = os.umask(0o077)  # build_broker makes the process's files private: keep the tests' own umask
+    try:
+        opened = await build_broker(env)
+    finally:
+        os.umask(umask)
     await migrate(opened)
     yield opened
     await opened.close()

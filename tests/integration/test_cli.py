@@ -141,3 +141,37 @@ def test_a_corrupt_database_stops_every_command_at_once_with_one_line(tmp_path: 
         assert result.returncode != 0
         assert f"cannot open the SQLite database at {database}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "secret", "says"),
+    [
+        ("git", "ssh://deploy:hunter2@git.example.com/acme/lib.git", "hunter2", "SSH key, not a password"),
+        (
+            "composer",
+            "https://satis.example.com/?access_token=hunter2",
+            "hunter2",
+            "'access_token' looks like a secret",
+        ),
+        ("git", "https://git.example.com/acme/lib.git?private_token=hunter2", "hunter2", "looks like a secret"),
+    ],
+)
+def test_a_source_url_holding_a_secret_is_refused_and_never_echoed(
+    tmp_path: Path, kind: str, url: str, secret: str, says: str
+) -> None:
+    for extra in ([], ["--sql"]):
+        result = cli(
+            tmp_path,
+            "source",
+            "add",
+            kind,
+            url,
+            "--no-sync",
+            *extra,
+            ENCRYPTION_KEY=base64.b64encode(b"k" * 32).decode(),
+        )
+        assert result.returncode != 0
+        assert says in result.stderr
+        assert secret not in result.stdout + result.stderr
+    listed = cli(tmp_path, "source", "list", "--json")
+    assert secret not in listed.stdout

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ports import Clock, Database
@@ -69,12 +71,43 @@ class Source:
         return (json.loads(self.options) if self.options else {}).get(name)
 
 
+#: Query parameters that carry a secret: they would be stored, listed and logged in clear with the URL.
+_SECRET_PARAMETER = re.compile(r"(token|key|secret|pass|auth|sig|credential|session)", re.ASCII | re.IGNORECASE)
+
+
+def check_source_url(url: str) -> str:
+    """Refuse a source URL that carries a secret, which would be stored and shown in clear.
+
+    Credentials go to `credentials` (sealed with ENCRYPTION_KEY); the CLI moves `user:password@` of an
+    https URL there before this check. An SSH URL authenticates with the server's key, never a password.
+
+    Raises:
+        InvalidInput: the URL holds a password or a secret-looking query parameter.
+    """
+    parts = urlsplit(url)
+    if parts.password is not None:
+        if parts.scheme in ("http", "https"):
+            raise InvalidInput("put the password in the source's credentials, not in the URL")
+        raise InvalidInput(
+            f"{parts.scheme} URLs authenticate with the server's SSH key, not a password: remove the password "
+            f"from the URL ({parts.scheme}://{parts.username}@{parts.hostname}/...)"
+        )
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_PARAMETER.search(name):
+            raise InvalidInput(
+                f"the URL's query parameter {name!r} looks like a secret; pass it as credentials "
+                "(--username/--password-env) so it is stored encrypted, not in the URL"
+            )
+    return url
+
+
 def prepare_source(
     now: int, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
 ) -> tuple[str, tuple[str, Params]]:
     """Validate a new source; return its id and the INSERT that registers it (see `SourceStore.add`)."""
     if kind not in KINDS:
         raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
+    check_source_url(url)
     source_id = "src_" + secrets.token_hex(5)
     insert = (
         "INSERT INTO sources (id, kind, url, credentials, options, status, created_at, updated_at) "

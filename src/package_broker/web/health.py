@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..ports.metered import unwrap
 from .http import Response, json_response
 
 if TYPE_CHECKING:
@@ -16,9 +17,14 @@ log = logging.getLogger("package_broker.health")
 
 
 async def health(ctx: Context) -> Response:
-    """Check each dependency; 200 when all answer, 503 (degraded) when any does not. Never shows secrets."""
+    """Check each dependency; 200 when all answer, 503 (degraded) when any does not. Never shows secrets.
+
+    An adapter that can tell why writes would fail (a full or read-only disk) is asked too: reads may still
+    work then, but uploads and syncs would not.
+    """
     ports = ctx.broker.ports
     checks: dict[str, str] = {}
+    problems: dict[str, str] = {}
     probes: dict[str, Callable[[], Awaitable[object]]] = {
         "database": lambda: ports.db.fetch_one("SELECT 1 AS ok"),
         "cache": lambda: ports.kv.get("health/probe"),
@@ -31,13 +37,20 @@ async def health(ctx: Context) -> Response:
         except Exception as exc:  # any failure means degraded; details go to the log, not the response
             log.warning("health check %s failed: %s", name, type(exc).__name__)
             checks[name] = "error"
+    for name, port in (("database", ports.db), ("storage", ports.objects)):
+        ask = getattr(unwrap(port), "problem", None)
+        if checks[name] == "ok" and ask is not None and (problem := await ask()):
+            log.warning("health check %s: %s", name, problem)
+            checks[name], problems[name] = "error", problem
     healthy = all(v == "ok" for v in checks.values())
-    body = {
+    body: dict[str, object] = {
         "status": "ok" if healthy else "degraded",
         "version": __version__,
         "runtime": ports.runtime,
         "checks": checks,
     }
+    if problems:
+        body["problems"] = problems
     return json_response(200 if healthy else 503, body, [("cache-control", "no-store")])
 
 

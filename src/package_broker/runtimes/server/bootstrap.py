@@ -136,12 +136,22 @@ def _closer(adapter: object) -> list[Callable[[], Awaitable[None]]]:
     return [close] if close is not None else []
 
 
+def private_files(data_dir: str) -> None:
+    """Everything this process creates is for its own user only (0600 files, 0700 directories): the
+    database, the cache, git mirrors and archives hold private code and secrets' ciphertext."""
+    os.umask(0o077)
+    path = Path(data_dir)
+    if path.is_dir() and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+
+
 async def build_broker(env: Mapping[str, str]) -> Broker:
     """Open every adapter the environment asks for and return the wired broker.
 
     If one cannot be opened, those opened before it are closed again and the error propagates.
     """
     settings, server, _ = load_settings(env)
+    private_files(server.data_dir)
     opened: list[Callable[[], Awaitable[None]]] = []
     try:
         db = await open_database(server)

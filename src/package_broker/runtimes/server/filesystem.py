@@ -1,8 +1,9 @@
 """FilesystemObjectStore: dist archives as files under STORAGE_PATH, metadata in a `.meta.json` beside each.
 
 Writes go to a temporary file in the target directory and are renamed into place, so a reader sees the
-whole old object or the whole new one. Reads stream 256 KiB chunks from a worker thread, so a 50 MB
-archive never sits in memory.
+whole old object or the whole new one; temporary files a crash left behind are swept when the server
+starts, and /health says when the directory is full or read-only. Reads stream 256 KiB chunks from a
+worker thread, so a 50 MB archive never sits in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +22,21 @@ from ...errors import BackendError
 from ...ports.objects import ObjectInfo, StoredObject, check_key
 
 CHUNK = 256 * 1024
+#: Below this much free space a write may fail half-way: /health reports the storage as degraded.
+LOW_SPACE_BYTES = 64 * 1024 * 1024
+
+
+def space_problem(directory: Path) -> str | None:
+    """Why writes under `directory` would fail (not writable, nearly full), or None. For /health."""
+    try:
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        return "not readable"
+    if not os.access(directory, os.W_OK):
+        return "not writable"
+    if usage.free < LOW_SPACE_BYTES:
+        return f"low disk space ({usage.free // (1024 * 1024)} MiB free)"
+    return None
 
 
 class FilesystemObjectStore:
@@ -82,6 +99,30 @@ class FilesystemObjectStore:
     async def head(self, key: str) -> ObjectInfo | None:
         path = self.path_of(key)
         return await asyncio.to_thread(self._info, key, path)
+
+    async def problem(self) -> str | None:
+        """Why storing would fail right now (see `space_problem`), or None."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return await asyncio.to_thread(space_problem, self.root)
+
+    async def sweep(self, older_than: float = 3600) -> int:
+        """Remove temporary files left by writes that died (a crash, a full disk); returns how many.
+
+        Only files older than `older_than` seconds: a write in progress in another process is left alone.
+        """
+        return await asyncio.to_thread(self._sweep, older_than)
+
+    def _sweep(self, older_than: float) -> int:
+        cutoff = time.time() - older_than
+        removed = 0
+        for leftover in self.root.rglob("*.tmp"):
+            try:
+                if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     async def delete(self, key: str) -> None:
         path = self.path_of(key)

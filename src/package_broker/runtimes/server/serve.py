@@ -13,6 +13,7 @@ import sys
 
 from ... import logs
 from ...config import Settings
+from ...ports.metered import unwrap
 from ...sync.job import sync_due
 from ...web.app import App
 from .asgi import AsgiAdapter
@@ -41,7 +42,11 @@ def create_app() -> AsgiAdapter:
     logs.configure(os.environ.get("LOG_LEVEL", "info"))
 
     async def factory() -> App:
-        return App(await build_broker(os.environ))
+        broker = await build_broker(os.environ)
+        sweep = getattr(unwrap(broker.ports.objects), "sweep", None)
+        if sweep is not None and (removed := await sweep()):
+            log.info("removed %d temporary files left by interrupted writes", removed)
+        return App(broker)
 
     async def shutdown(app: App) -> None:
         await app.broker.close()

@@ -15,13 +15,15 @@ import aiosqlite
 
 from ...errors import BackendError
 from ...ports.database import Params, Row
+from .filesystem import space_problem
 
 
 class SqliteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: str = ":memory:") -> None:
         self._db = connection
+        self.path = path
         # One connection serves the whole process: statements of a batch must not interleave with others.
         self._write_lock = asyncio.Lock()
 
@@ -43,7 +45,7 @@ class SqliteDatabase:
             # Close it, or aiosqlite's (non-daemon) thread keeps the process alive after the error.
             await connection.close()
             raise BackendError(f"cannot open the SQLite database at {path}: {exc}") from exc
-        return cls(connection)
+        return cls(connection, path)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         try:
@@ -93,6 +95,12 @@ class SqliteDatabase:
                 if self._db.in_transaction:
                     await self._db.execute("ROLLBACK")
                 raise BackendError(f"migration failed: {exc}") from exc
+
+    async def problem(self) -> str | None:
+        """Why writes would fail right now (the database's directory full or read-only), or None. For /health."""
+        if self.path == ":memory:":
+            return None
+        return await asyncio.to_thread(space_problem, Path(self.path).resolve().parent)
 
     async def close(self) -> None:
         try:
