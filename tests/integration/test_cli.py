@@ -175,3 +175,23 @@ def test_a_source_url_holding_a_secret_is_refused_and_never_echoed(
         assert secret not in result.stdout + result.stderr
     listed = cli(tmp_path, "source", "list", "--json")
     assert secret not in listed.stdout
+
+
+def test_a_second_serve_on_a_busy_port_exits_at_once_and_the_first_keeps_serving(tmp_path: Path) -> None:
+    from tests.conftest import BrokerServer
+
+    first = BrokerServer(tmp_path / "first").start()
+    try:
+        second = run_cli(tmp_path / "second", "serve", timeout=30, PORT=str(first.port), HOST="127.0.0.1")
+        assert second.returncode == 1
+        lines = second.stderr.strip().splitlines()
+        assert lines == [
+            f"error: cannot listen on 127.0.0.1:{first.port}: Address already in use (is another "
+            "broker running there? set PORT to use another port)"
+        ], second.stderr
+        assert not (tmp_path / "second" / "package-broker.sqlite").exists()  # nothing was created
+        import httpx
+
+        assert httpx.get(f"{first.url}/health").status_code == 200
+    finally:
+        first.stop()

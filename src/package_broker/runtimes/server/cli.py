@@ -136,9 +136,20 @@ def main() -> None:
 @click.option("--workers", type=int, help="Worker processes (default: $WORKERS or 1).")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the broker (migrates first; creates a first token if there is none)."""
-    from .serve import run
+    from ...config import ServerSettings
+    from .serve import claim_port, run
 
     try:
+        # The port first: nothing (a key, a database, a token) is created for a broker that cannot listen.
+        listen = ServerSettings.from_mapping(os.environ)
+        host, port = host or listen.host, port or listen.port
+        try:
+            claim_port(host, port)
+        except OSError as exc:
+            _fail(
+                f"cannot listen on {host}:{port}: {exc.strerror} (is another broker running there? "
+                "set PORT to use another port)"
+            )
         settings, server, _ = load_settings(os.environ)
     except ConfigError as exc:
         _fail(f"{exc.variable}: {exc.problem}", 2)
@@ -150,8 +161,6 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         return secret
 
     secret = _run(prepare)
-    host = host or server.host
-    port = port or server.port
     workers = workers or server.workers
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = settings.base_url or f"http://{shown_host}:{port}"

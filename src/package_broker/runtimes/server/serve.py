@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 
 from ... import logs
@@ -53,6 +54,19 @@ def create_app() -> AsgiAdapter:
 
     interval = Settings.from_mapping(os.environ).sync_interval
     return AsgiAdapter(factory, shutdown, [_scheduler(interval)] if interval > 0 else [])
+
+
+def claim_port(host: str, port: int) -> None:
+    """Fail now if anything listens on host:port.
+
+    granian binds with SO_REUSEPORT, so a second broker on a busy port would start and the kernel would
+    split requests between two brokers with different data. A probe socket without SO_REUSEPORT cannot
+    bind where anyone listens (SO_REUSEADDR only lets it past connections lingering in TIME_WAIT).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def run(host: str, port: int, workers: int) -> None:
