@@ -145,6 +145,15 @@ class Project:
         )
         if check and result.returncode != 0:
             raise AssertionError(f"{self.client.id} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        if check:
+            # A correct repository draws no warnings from any client (newer ones check more of the metadata),
+            # except the one about plain HTTP, which the tests use on 127.0.0.1.
+            warnings = [
+                line
+                for line in (result.stdout + result.stderr).splitlines()
+                if re.search(r"warning|deprecat", line, re.IGNORECASE) and "over http which is an insecure" not in line
+            ]
+            assert not warnings, f"{self.client.id} {' '.join(args)} warned:\n" + "\n".join(warnings)
         return result
 
     def locked(self) -> dict[str, dict[str, Any]]:
