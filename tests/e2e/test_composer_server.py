@@ -1,4 +1,4 @@
-"""The real `composer` client against `package-broker serve`, with packages from real git repositories."""
+"""Real `composer` clients against `package-broker serve`, with packages from real git repositories."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import BrokerServer, basic, require_tool
-from tests.e2e.composer import Project, lib_files, run_alias_check, run_scenario, visible, wait_until
+from tests.e2e.composer import KIT_FILES, Client, Project, lib_files, run_alias_check, run_scenario, visible, wait_until
 from tests.helpers import Repo, git, make_zip
 
 pytestmark = pytest.mark.e2e
@@ -50,27 +50,26 @@ class GitTarget:
 
 @pytest.fixture(autouse=True)
 def _tools() -> None:
-    require_tool("composer")
     require_tool("php")
     require_tool("git")
     require_tool("unzip")
 
 
 @pytest.mark.parametrize("transport", ["curl", "streams"])
-def test_composer_installs_updates_and_revalidates(server: BrokerServer, tmp_path: Path, transport: str) -> None:
-    run_scenario(GitTarget(server, tmp_path / "repos"), tmp_path, transport=transport)
+def test_composer_installs_updates_and_revalidates(
+    client: Client, server: BrokerServer, tmp_path: Path, transport: str
+) -> None:
+    run_scenario(GitTarget(server, tmp_path / "repos"), tmp_path, client, transport=transport)
 
 
-def test_branch_aliases_resolve(server: BrokerServer, tmp_path: Path) -> None:
+def test_branch_aliases_resolve(client: Client, server: BrokerServer, tmp_path: Path) -> None:
     target = GitTarget(server, tmp_path / "repos")
     target.release("acme/lib", "v1.0.0", lib_files("lib 1.0"))
-    from tests.e2e.composer import KIT_FILES
-
     target.release("acme/kit", "dev-main", KIT_FILES)
-    run_alias_check(target, tmp_path)
+    run_alias_check(target, tmp_path, client)
 
 
-def test_an_uploaded_zip_installs(server: BrokerServer, tmp_path: Path) -> None:
+def test_an_uploaded_zip_installs(client: Client, server: BrokerServer, tmp_path: Path) -> None:
     writer = server.token("write")
     archive = make_zip(
         {
@@ -89,7 +88,7 @@ def test_an_uploaded_zip_installs(server: BrokerServer, tmp_path: Path) -> None:
     target = GitTarget(server, tmp_path / "repos")
     secret = server.token("readonly")
     wait_until(lambda: visible(target, secret, "acme/zipped", "1.2.0"), "acme/zipped 1.2.0")
-    project = Project(tmp_path / "zip-project", target, secret)
+    project = Project(tmp_path / "zip-project", target, secret, client)
     project.write({"acme/zipped": "^1.2"})
     project.composer("install")
     assert project.php("echo \\Acme\\Zipped\\Z::V;") == "zipped 1.2"

@@ -1,11 +1,10 @@
-"""The real `composer` client against the Worker: real src/entry.py in Pyodide, D1/KV/R2 from Miniflare,
+"""Real `composer` clients against the Worker: real src/entry.py in Pyodide, D1/KV/R2 from Miniflare,
 served over local HTTP by tests/worker/serve.mjs. Versions come from a Composer repository upstream that
 the Worker mirrors on its Cron Trigger (the Worker cannot run git)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, require_tool
-from tests.e2e.composer import KIT_FILES, lib_files, run_alias_check, run_scenario
+from tests.conftest import ROOT, require_tool, unavailable
+from tests.e2e.composer import KIT_FILES, Client, lib_files, run_alias_check, run_scenario
 from tests.fixtures.composer_repo import ComposerRepository
 
 pytestmark = pytest.mark.e2e
@@ -86,11 +85,10 @@ class WorkerTarget:
 
 @pytest.fixture
 def worker(tmp_path: Path) -> Iterator[WorkerTarget]:
-    for tool in ("composer", "php", "unzip"):
+    for tool in ("php", "unzip"):
         require_tool(tool)
     if not (ROOT / "node_modules" / "pyodide").exists():
-        message = "node_modules is missing: run scripts/setup --test"
-        pytest.fail(message) if os.environ.get("CI") == "true" else pytest.skip(message)
+        unavailable("node_modules is missing: run scripts/setup --test")
     target = WorkerTarget(tmp_path / "worker.log")
     try:
         yield target
@@ -98,11 +96,14 @@ def worker(tmp_path: Path) -> Iterator[WorkerTarget]:
         target.stop()
 
 
-def test_composer_installs_updates_and_revalidates_against_the_worker(worker: WorkerTarget, tmp_path: Path) -> None:
-    run_scenario(worker, tmp_path)
+# The Worker runs each client over curl only: the PHP-streams transport is covered against the server.
+def test_composer_installs_updates_and_revalidates_against_the_worker(
+    client: Client, worker: WorkerTarget, tmp_path: Path
+) -> None:
+    run_scenario(worker, tmp_path, client)
 
 
-def test_branch_aliases_resolve_on_the_worker(worker: WorkerTarget, tmp_path: Path) -> None:
+def test_branch_aliases_resolve_on_the_worker(client: Client, worker: WorkerTarget, tmp_path: Path) -> None:
     worker.release("acme/lib", "v1.0.0", lib_files("lib 1.0"))
     worker.release("acme/kit", "dev-main", KIT_FILES)
-    run_alias_check(worker, tmp_path)
+    run_alias_check(worker, tmp_path, client)
