@@ -11,7 +11,6 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-COPY migrations ./migrations
 # With the PostgreSQL, Redis and S3 drivers, so replicas can share one database, cache and bucket.
 RUN pip install --no-cache-dir --disable-pip-version-check ".[postgresql,redis,s3]" \
  && package-broker --version
@@ -19,7 +18,6 @@ RUN pip install --no-cache-dir --disable-pip-version-check ".[postgresql,redis,s
 ENV DATA_DIR=/data \
     HOST=0.0.0.0 \
     PORT=8080 \
-    MIGRATIONS_DIR=/app/migrations \
     PYTHONUNBUFFERED=1
 
 USER broker

@@ -292,9 +292,9 @@ export async function createHarness({
         scope.destroy();
       }
     },
-    /** Apply migrations/*.sql through the D1 binding with the broker's own migrator (ledger d1_migrations). */
+    /** Apply the schema migrations through the D1 binding with the broker's own migrator (ledger d1_migrations). */
     async migrate() {
-      const dir = path.join(ROOT, "migrations");
+      const dir = path.join(ROOT, "src/package_broker/schema");
       const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
       const sql = Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(dir, f), "utf8")]));
       return (

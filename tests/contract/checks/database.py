@@ -14,9 +14,9 @@ from package_broker.ports.database import Database
 
 from . import Check, raises
 
-#: The repository's migrations/ folder (the server finds the same one through bootstrap.load_migrations,
+#: The package's migrations (the server finds the same ones through bootstrap.load_migrations,
 #: a server-only module this one cannot import).
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "src/package_broker/schema"
 
 
 def project_migrations() -> list[migrations.Migration]:

@@ -29,6 +29,10 @@ T = TypeVar("T")
 KEY_FILE = "encryption.key"
 
 
+#: The migrations shipped inside the package.
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+
+
 def ensure_encryption_key(env: Mapping[str, str], data_dir: str) -> tuple[dict[str, str], bool]:
     """Return `env` with ENCRYPTION_KEY set, reading or creating DATA_DIR/encryption.key when it is unset.
 
@@ -72,14 +76,16 @@ def load_settings(env: Mapping[str, str]) -> tuple[Settings, ServerSettings, dic
 
 
 def migrations_dir() -> Path:
-    """Where the SQL migrations are: $MIGRATIONS_DIR, else the project's migrations/ folder."""
+    """Where the SQL migrations are: $MIGRATIONS_DIR if set, else the ones shipped inside the package
+    (package_broker/schema/, which `wrangler d1 migrations` reads too), so an installed broker works from
+    any directory."""
     configured = os.environ.get("MIGRATIONS_DIR")
-    candidates = [Path(configured)] if configured else []
-    candidates += [Path(__file__).resolve().parents[4] / "migrations", Path.cwd() / "migrations"]
-    for candidate in candidates:
-        if candidate.is_dir() and any(candidate.glob("*.sql")):
-            return candidate
-    raise ConfigError("MIGRATIONS_DIR", "cannot find the migrations/ folder; set MIGRATIONS_DIR to its path")
+    candidate = Path(configured) if configured else SCHEMA_DIR
+    if candidate.is_dir() and any(candidate.glob("*.sql")):
+        return candidate
+    if configured:
+        raise ConfigError("MIGRATIONS_DIR", f"{configured} holds no *.sql migrations")
+    raise ConfigError("MIGRATIONS_DIR", f"the package's migrations are missing from {SCHEMA_DIR}; reinstall it")
 
 
 def load_migrations(directory: Path | None = None) -> list[migrations.Migration]:

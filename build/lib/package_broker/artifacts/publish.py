@@ -1,0 +1,93 @@
+"""Publishing an uploaded zip as a package version (`package-broker publish`, `POST /api/artifacts`).
+
+Everything is checked before anything is written, and the archive is stored before the metadata that
+points at it, so a failed or refused upload changes nothing and a served dist URL always resolves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..broker import Broker
+from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
+from ..composer.manifest import parse_manifest, version_object
+from ..composer.versions import is_dev, normalize
+from ..errors import Conflict, InvalidInput
+from ..ports.blob import Blob, blob_of
+from .zips import inspect_zip
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    name: str
+    version: str
+    version_normalized: str
+    reference: str
+    shasum: str
+    size: int
+    #: False when the very same archive was already published as this version.
+    changed: bool
+
+
+async def publish_archive(
+    broker: Broker, source: Blob | BinaryIO, *, version: str | None = None, replace: bool = False
+) -> Published:
+    """Validate an archive (a Blob, or a seekable zip file) and serve it as a version of the package its
+    composer.json names.
+
+    Raises:
+        InvalidArchive, InvalidManifest, InvalidVersion: the upload is refused, nothing is stored.
+        Conflict: the name belongs to another source, or the version exists with other bytes and not `replace`.
+    """
+    blob = source if isinstance(source, Blob) else blob_of(source)
+    info = await broker.ports.offload(lambda: inspect_zip(blob))
+    manifest = parse_manifest(info.manifest)
+    name = manifest["name"]
+    pretty = version or manifest.get("version")
+    if not pretty:
+        raise InvalidInput(
+            f'{name}: no version given. Add "version" to composer.json or pass one '
+            "(package-broker publish --version 1.2.0, or ?version=1.2.0 on the upload URL)"
+        )
+    normalized = normalize(pretty)
+    dev = is_dev(normalized)
+    if dev and not pretty.lower().startswith("dev-") and not pretty.lower().endswith("-dev"):
+        pretty = f"{pretty}-dev"
+
+    uploads = await broker.sources.uploads()
+    state = await broker.catalog.state(name)
+    if state.package is not None and state.package.source_id != uploads.id:
+        raise Conflict(f"{name} is served from source {state.package.source_id}; uploads cannot replace it")
+    previous = state.versions.get(normalized)
+    if previous is not None and previous.reference != info.sha1 and not replace:
+        raise Conflict(
+            f"{name} {previous.version} is already published with a different archive; publish a new version "
+            "or replace it explicitly (--replace, or ?replace=1)"
+        )
+
+    # The archive first, then the records pointing at it: a served dist URL always resolves.
+    key = dist_key(name, info.sha1)
+    if info.sha1 not in state.dists and await broker.ports.objects.head(key) is None:
+        await broker.ports.objects.put(key, blob.file, size=info.size, metadata={"sha1": info.sha1})
+    dist = DistRow(name, info.sha1, key, info.sha1, info.size)
+    if previous is not None and previous.reference == info.sha1:
+        await broker.catalog.write(state, uploads.id, replace=False, dists=[dist])
+        return Published(name, previous.version, normalized, info.sha1, info.sha1, info.size, changed=False)
+
+    now = broker.clock.now()
+    data = version_object(
+        manifest,
+        version=pretty,
+        version_normalized=normalized,
+        reference=info.sha1,
+        dist_path=dist_path(name, info.sha1),
+        shasum=info.sha1,
+        time=now,
+    )
+    row = VersionRow(normalized, pretty, dev, info.sha1, json.dumps(data, ensure_ascii=False), now)
+    await broker.catalog.write(
+        state, uploads.id, [row], replace=False, description=manifest.get("description"), dists=[dist]
+    )
+    return Published(name, pretty, normalized, info.sha1, info.sha1, info.size, changed=True)

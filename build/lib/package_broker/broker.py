@@ -1,0 +1,88 @@
+"""The core wired to one runtime's adapters: the object every entry point (HTTP, CLI, cron) works through."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from .access.store import TokenStore
+from .cache import Cache
+from .catalog.store import Catalog
+from .composer.documents import Documents
+from .config import Settings
+from .crypto.credentials import seal_json, unseal_json
+from .errors import ConfigError
+from .ports import Clock, Database, GitReader, HttpClient, KVStore, ObjectStore, SystemClock
+from .ports.cipher import Cipher
+from .ports.metered import MeteredDatabase, MeteredHttp, MeteredKV, MeteredObjects
+from .sources.store import SourceStore
+
+T = TypeVar("T")
+
+
+async def run_inline(function: Callable[[], T]) -> T:
+    """Run CPU-bound work on the event loop (Workers have no threads)."""
+    return function()
+
+
+@dataclass
+class Ports:
+    """The adapters a runtime provides. `git` and `http` are None where the runtime has none."""
+
+    db: Database
+    kv: KVStore
+    objects: ObjectStore
+    clock: Clock = SystemClock()
+    http: HttpClient | None = None
+    git: GitReader | None = None
+    #: AES-256-GCM for upstream credentials; None where the runtime cannot provide it.
+    cipher: Cipher | None = None
+    #: Runs blocking CPU work (zip checks): a thread on the server, inline on Workers.
+    offload: Callable[[Callable[[], Any]], Awaitable[Any]] = run_inline
+    #: Resolves a host name to its addresses (for PRIVATE_UPSTREAMS); None where the runtime cannot.
+    resolve: Callable[[str], Awaitable[list[str]]] | None = None
+    #: "server" or "workers", shown in /health and in sync messages.
+    runtime: str = "server"
+    #: Called by Broker.close() to release what the adapters opened (connections, clients).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+class Broker:
+    def __init__(self, settings: Settings, ports: Ports) -> None:
+        self.settings = settings
+        # Every call through a port is counted against the running invocation's budget (ports/metered.py).
+        self.ports = replace(
+            ports,
+            db=MeteredDatabase(ports.db),
+            kv=MeteredKV(ports.kv),
+            objects=MeteredObjects(ports.objects),
+            http=MeteredHttp(ports.http) if ports.http is not None else None,
+        )
+        ports = self.ports
+        self.cache = Cache(ports.db, ports.kv, seconds=settings.memo_seconds)
+        self.catalog = Catalog(ports.db, ports.clock, self.cache)
+        self.tokens = TokenStore(ports.db, self.cache, ports.clock)
+        self.sources = SourceStore(ports.db, ports.clock)
+        self.documents = Documents(self.catalog, self.cache)
+
+    @property
+    def clock(self) -> Clock:
+        return self.ports.clock
+
+    def _cipher(self) -> Cipher:
+        if self.ports.cipher is None:
+            raise ConfigError("ENCRYPTION_KEY", f"the {self.ports.runtime} runtime has no AES-GCM implementation")
+        return self.ports.cipher
+
+    async def seal_credentials(self, values: dict[str, str]) -> str:
+        """Encrypt upstream credentials for storage (never stored or logged in clear)."""
+        return await seal_json(self._cipher(), self.settings.key_bytes(), values)
+
+    async def open_credentials(self, sealed: str) -> dict[str, str]:
+        return await unseal_json(self._cipher(), self.settings.key_bytes(), sealed)
+
+    async def close(self) -> None:
+        await self.ports.db.close()
+        for close in self.ports.closers:
+            await close()

@@ -1,0 +1,58 @@
+"""Package names: Composer's own rules, which also make names safe to use in URLs and storage keys.
+
+A valid name is `vendor/package` made of lower-case words joined by `-`, `.` or `_` (never `..`, never a
+leading dot, never `%` or `\\`), so a name that passes `validate_name` cannot traverse a path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import InvalidName
+
+_NAME = re.compile(r"^[a-z0-9](?:[_.-]?[a-z0-9]++)*+/[a-z0-9](?:(?:[_.]|-{1,2})?[a-z0-9]++)*+$", re.IGNORECASE)
+_RESERVED = frozenset(
+    ["nul", "con", "prn", "aux"] + [f"com{i}" for i in range(1, 10)] + [f"lpt{i}" for i in range(1, 10)]
+)
+_CAMEL = re.compile(r"(?:([a-z])([A-Z])|([A-Z])([A-Z][a-z]))")
+
+
+def naming_error(name: str) -> str | None:
+    """Return why Composer would reject `name` as a package name, or None if it is fine."""
+    if not _NAME.fullmatch(name):
+        return (
+            f"{name} is invalid, it should have a vendor name, a forward slash, and a package name. "
+            "The vendor and package name can be words separated by -, . or _."
+        )
+    vendor, package = name.lower().split("/")
+    if vendor in _RESERVED or package in _RESERVED:
+        return f"{name} is reserved, package and vendor names can not match any of: {', '.join(sorted(_RESERVED))}."
+    if name.endswith(".json"):
+        return f"{name} is invalid, package names can not end in .json, consider using a -json suffix instead."
+    if re.search(r"[A-Z]", name):
+        suggestion = _CAMEL.sub(lambda m: f"{m[1] or ''}{m[3] or ''}-{m[2] or ''}{m[4] or ''}", name).lower()
+        return f"{name} is invalid, it should not contain uppercase characters. We suggest using {suggestion} instead."
+    return None
+
+
+def validate_name(name: object) -> str:
+    """Return `name` if it is a valid package name.
+
+    Raises:
+        InvalidName: with Composer's explanation of what is wrong.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidName('composer.json needs a "name" such as "acme/library"')
+    if error := naming_error(name):
+        raise InvalidName(error)
+    return name
+
+
+def matches_prefix(name: str, prefixes: list[str] | None) -> bool:
+    """True if `name` is covered by a token's `allowed_package_prefixes` (None means everything).
+
+    A prefix is either a plain prefix (`acme/`, `acme/lib-`) or ends with `*` as a wildcard (`acme/lib-*`).
+    """
+    if prefixes is None:
+        return True
+    return any(name.startswith(p[:-1] if p.endswith("*") else p) for p in prefixes)

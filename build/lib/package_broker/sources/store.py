@@ -1,0 +1,239 @@
+"""Source records: what to sync, its status, and a lease so two syncs of one source never overlap."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ports import Clock, Database
+from ..ports.database import Params
+
+KINDS = ("git", "composer", "artifact")
+#: The one source that owns uploaded archives.
+UPLOADS_URL = "upload"
+#: A lease not renewed for this long is presumed dead (its process crashed) and may be taken over. A running
+#: sync renews it every LEASE_SECONDS / 3.
+LEASE_SECONDS = 90
+_COLUMNS = (
+    "id, kind, url, credentials, options, status, status_message, last_synced_at, sync_cursor, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RefState:
+    """What a sync saw of one ref (a git tag or branch, or an upstream metadata file) and why it skipped it."""
+
+    ref: str
+    status: str  # "ok" | "skipped"
+    reason: str | None = None
+    commit: str = ""
+    package: str | None = None
+    version_normalized: str | None = None
+    #: Last-Modified of an upstream file, sent back as If-Modified-Since.
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to sync one source, held by one sync run until it finishes or stops renewing it."""
+
+    source_id: str
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    kind: str
+    url: str
+    #: Encrypted upstream credentials (see package_broker.crypto), or None.
+    credentials: str | None
+    #: Kind-specific options as JSON (e.g. the packages a Composer source mirrors), or None.
+    options: str | None
+    status: str
+    status_message: str | None
+    last_synced_at: int | None
+    #: Where an unfinished sync pass stopped (the last package it completed); None: no pass under way.
+    sync_cursor: str | None
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Source:
+        return cls(**row)
+
+    def option(self, name: str) -> Any:
+        return (json.loads(self.options) if self.options else {}).get(name)
+
+
+#: Query parameters that carry a secret: they would be stored, listed and logged in clear with the URL.
+_SECRET_PARAMETER = re.compile(r"(token|key|secret|pass|auth|sig|credential|session)", re.ASCII | re.IGNORECASE)
+
+
+def check_source_url(url: str) -> str:
+    """Refuse a source URL that carries a secret, which would be stored and shown in clear.
+
+    Credentials go to `credentials` (sealed with ENCRYPTION_KEY); the CLI moves `user:password@` of an
+    https URL there before this check. An SSH URL authenticates with the server's key, never a password.
+
+    Raises:
+        InvalidInput: the URL holds a password or a secret-looking query parameter.
+    """
+    parts = urlsplit(url)
+    if parts.password is not None:
+        if parts.scheme in ("http", "https"):
+            raise InvalidInput("put the password in the source's credentials, not in the URL")
+        raise InvalidInput(
+            f"{parts.scheme} URLs authenticate with the server's SSH key, not a password: remove the password "
+            f"from the URL ({parts.scheme}://{parts.username}@{parts.hostname}/...)"
+        )
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_PARAMETER.search(name):
+            raise InvalidInput(
+                f"the URL's query parameter {name!r} looks like a secret; pass it as credentials "
+                "(--username/--password-env) so it is stored encrypted, not in the URL"
+            )
+    return url
+
+
+def prepare_source(
+    now: int, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
+) -> tuple[str, tuple[str, Params]]:
+    """Validate a new source; return its id and the INSERT that registers it (see `SourceStore.add`)."""
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
+    check_source_url(url)
+    source_id = "src_" + secrets.token_hex(5)
+    insert = (
+        "INSERT INTO sources (id, kind, url, credentials, options, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+        (source_id, kind, url, credentials, json.dumps(options) if options else None, now, now),
+    )
+    return source_id, insert
+
+
+class SourceStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def add(
+        self, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
+    ) -> Source:
+        """Register a source. Raises Conflict if the same kind and URL is already registered."""
+        source_id, insert = prepare_source(self.clock.now(), kind, url, credentials, options)
+        if await self.db.fetch_one("SELECT id FROM sources WHERE kind = ? AND url = ?", (kind, url)):
+            raise Conflict(f"a {kind} source for {url} already exists")
+        await self.db.execute(*insert)
+        return await self.get(source_id)
+
+    async def uploads(self) -> Source:
+        """Return the source that owns uploaded archives, creating it on first use."""
+        row = await self.db.fetch_one(
+            f"SELECT {_COLUMNS} FROM sources WHERE kind = 'artifact' AND url = ?", (UPLOADS_URL,)
+        )
+        if row:
+            return Source.from_row(row)
+        now = self.clock.now()
+        await self.db.execute(
+            "INSERT INTO sources (id, kind, url, status, created_at, updated_at) VALUES (?, 'artifact', ?, 'ok', ?, ?) "
+            "ON CONFLICT (kind, url) DO NOTHING",
+            ("src_uploads", UPLOADS_URL, now, now),
+        )
+        return await self.uploads()
+
+    async def get(self, source_id: str) -> Source:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))
+        if row is None:
+            raise NotFound(f"no source with id {source_id}; see `package-broker source list`")
+        return Source.from_row(row)
+
+    async def all(self) -> list[Source]:
+        rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")
+        return [Source.from_row(row) for row in rows]
+
+    async def due(self, cutoff: int) -> list[Source]:
+        """Sources to sync now: unfinished passes first, then never synced, then least recently synced
+        (those synced after `cutoff` wait). Uploads need no sync."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM sources WHERE kind <> 'artifact' "
+            "AND (sync_cursor IS NOT NULL OR last_synced_at IS NULL OR last_synced_at <= ?) "
+            "ORDER BY sync_cursor IS NULL, last_synced_at IS NOT NULL, last_synced_at, id",
+            (cutoff,),
+        )
+        return [Source.from_row(row) for row in rows]
+
+    async def acquire(self, source_id: str) -> Lease | None:
+        """Take the sync lease, or None if another sync holds a live one on this source."""
+        now = self.clock.now()
+        lease = Lease(source_id, secrets.token_hex(8))
+        changed = await self.db.execute(
+            "UPDATE sources SET sync_started_at = ?, sync_lease = ? "
+            "WHERE id = ? AND (sync_started_at IS NULL OR sync_started_at < ?)",
+            (now, lease.owner, source_id, now - LEASE_SECONDS),
+        )
+        return lease if changed == 1 else None
+
+    async def renew(self, lease: Lease) -> bool:
+        """Extend a lease we hold; False if it was lost (it lapsed and another sync took it)."""
+        changed = await self.db.execute(
+            "UPDATE sources SET sync_started_at = ? WHERE id = ? AND sync_lease = ?",
+            (self.clock.now(), lease.source_id, lease.owner),
+        )
+        return changed == 1
+
+    async def finish(self, lease: Lease, status: str, message: str | None, cursor: str | None = None) -> bool:
+        """Record a sync's outcome and release the lease. False (nothing written) if the lease was lost.
+
+        A "partial" sync (out of budget) keeps `cursor`, where the next run continues, and does not count
+        as a completed sync; any other outcome ends the pass.
+        """
+        now = self.clock.now()
+        if status == "partial":
+            sql = (
+                "UPDATE sources SET status = ?, status_message = ?, sync_cursor = ?, updated_at = ?, "
+                "sync_started_at = NULL, sync_lease = NULL WHERE id = ? AND sync_lease = ?"
+            )
+            params: Params = (status, message, cursor, now, lease.source_id, lease.owner)
+        else:
+            sql = (
+                "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, sync_cursor = NULL, "
+                "updated_at = ?, sync_started_at = NULL, sync_lease = NULL WHERE id = ? AND sync_lease = ?"
+            )
+            params = (status, message, now, now, lease.source_id, lease.owner)
+        return await self.db.execute(sql, params) == 1
+
+    def ref_statements(
+        self, source_id: str, states: list[RefState], *, complete: bool = True
+    ) -> list[tuple[str, Params]]:
+        """Statements recording what a sync saw per ref; `complete`: these are all of the source's refs."""
+        now = self.clock.now()
+        statements: list[tuple[str, Params]] = (
+            [("DELETE FROM source_refs WHERE source_id = ?", (source_id,))] if complete else []
+        )
+        statements += [
+            (
+                "INSERT INTO source_refs (source_id, ref, commit_sha, status, reason, package, version_normalized, "
+                "last_modified, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, ref) DO UPDATE "
+                "SET commit_sha = excluded.commit_sha, status = excluded.status, reason = excluded.reason, "
+                "package = excluded.package, version_normalized = excluded.version_normalized, "
+                "last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+                (source_id, s.ref, s.commit, s.status, s.reason, s.package, s.version_normalized, s.last_modified, now),
+            )
+            for s in states
+        ]
+        return statements
+
+    async def refs(self, source_id: str) -> dict[str, dict[str, Any]]:
+        """Return what the last sync recorded per ref: commit, status, reason, package, version."""
+        rows = await self.db.fetch_all(
+            "SELECT ref, commit_sha, status, reason, package, version_normalized, last_modified FROM source_refs "
+            "WHERE source_id = ?",
+            (source_id,),
+        )
+        return {row["ref"]: row for row in rows}

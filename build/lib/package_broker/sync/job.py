@@ -1,0 +1,157 @@
+"""The sync job: run by the Worker's Cron Trigger, the server's scheduler, `package-broker sync` and
+`POST /api/sync`. One code path for all four.
+
+Each source is synced under a lease (two syncs of one source never overlap). A failing source records
+its error and keeps serving its last good metadata; the others carry on. Every run stays within the
+invocation's budget (package_broker.budget): a source whose sync runs out of it is recorded as
+"partial" and continued by the next run, and the outcome is always recorded, from calls held in reserve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from .. import budget
+from ..broker import Broker
+from ..errors import BrokerError
+from ..sources.composer_repo import ComposerRepositorySync
+from ..sources.git import GitSync
+from ..sources.report import SyncReport
+from ..sources.store import LEASE_SECONDS, Lease, Source
+
+log = logging.getLogger("package_broker.sync")
+
+
+async def _run(broker: Broker, source: Source) -> SyncReport:
+    if source.kind == "git":
+        if broker.ports.git is None:
+            raise BrokerError(
+                f"plain git sources need the git command line, which the {broker.ports.runtime} runtime does "
+                "not have; sync this source from a self-hosted server"
+            )
+        return await GitSync(broker, source, broker.ports.git).run()
+    if source.kind == "composer":
+        if broker.ports.http is None:
+            raise BrokerError(f"the {broker.ports.runtime} runtime has no HTTP client")
+        return await ComposerRepositorySync(broker, source, broker.ports.http).run()
+    raise BrokerError(f"source kind {source.kind!r} cannot be synced by this version")
+
+
+async def sync_source(broker: Broker, source: Source) -> SyncReport:
+    """Sync one source within the current budget and record the outcome on it."""
+    if source.kind == "artifact":
+        return SyncReport(source.id, "ok", "uploads need no sync")
+    if not budget.current().affords(services=2):  # the lease, and the outcome from the reserve
+        return SyncReport(source.id, "partial", "this run's budget ran out before this source; the next run syncs it")
+    lease = await broker.sources.acquire(source.id)
+    if lease is None:
+        return await _busy(broker, source.id)
+    report = SyncReport(source.id, "error", "the sync was interrupted")
+    keeper = asyncio.create_task(_keep(broker, lease))
+    try:
+        report = await _run(broker, source)
+    except budget.BudgetExhausted as exc:
+        report = SyncReport(source.id, "partial", str(exc), cursor=source.sync_cursor)
+    except BrokerError as exc:
+        report = SyncReport(source.id, "error", str(exc))
+    except Exception as exc:
+        log.exception("sync of %s failed", source.id)
+        report = SyncReport(source.id, "error", f"internal error ({type(exc).__name__}); see the server log")
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await _record(broker, lease, report)
+    if report.status == "error":
+        log.warning("sync of %s (%s %s) failed: %s", source.id, source.kind, source.url, report.message)
+    return report
+
+
+async def _busy(broker: Broker, source_id: str) -> SyncReport:
+    row = await broker.ports.db.fetch_one("SELECT sync_started_at FROM sources WHERE id = ?", (source_id,))
+    renewed = row["sync_started_at"] if row else None
+    since = "" if renewed is None else f" (its lease was renewed {broker.clock.now() - int(renewed)} s ago)"
+    return SyncReport(
+        source_id,
+        "busy",
+        f"another sync of this source is running{since}; a sync that died is taken over after {LEASE_SECONDS} s",
+    )
+
+
+async def _keep(broker: Broker, lease: Lease) -> None:
+    """Renew the lease while the sync runs, so that only a dead sync's lease lapses."""
+    while True:
+        await asyncio.sleep(LEASE_SECONDS / 3)
+        try:
+            if not await broker.sources.renew(lease):
+                log.warning("sync of %s lost its lease: another sync took the source over", lease.source_id)
+                return
+        except BrokerError as exc:  # out of budget, database blip: the next renewal may work
+            log.warning("could not renew the sync lease of %s: %s", lease.source_id, exc)
+
+
+async def _record(broker: Broker, lease: Lease, report: SyncReport) -> None:
+    """Record the outcome and release the lease, from the calls the budget holds in reserve."""
+    with budget.current().releasing_reserve():
+        try:
+            if not await broker.sources.finish(lease, report.status, report.message, report.cursor):
+                log.warning("sync of %s ended after another sync took its lease: outcome not recorded", lease.source_id)
+        except BrokerError as exc:
+            log.error(
+                "could not record the sync of %s (%s): %s; its lease expires within %d s",
+                lease.source_id,
+                report.status,
+                exc,
+                LEASE_SECONDS,
+            )
+
+
+def _summary(reports: list[SyncReport], started: float, **extra: int) -> dict[str, object]:
+    spent = budget.current()
+    return {
+        "event": "sync",
+        "sources": len(reports),
+        **extra,
+        "changed": sum(r.changed for r in reports),
+        "errors": sum(r.status == "error" for r in reports),
+        "partial": sum(r.status == "partial" for r in reports),
+        "subrequests": spent.used_fetches,
+        "service_calls": spent.used_services,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+async def sync_all(
+    broker: Broker, source_ids: list[str] | None = None, *, budget_seconds: float | None = None
+) -> list[SyncReport]:
+    """Sync the given sources (default: all of them) one after another and log one summary line."""
+    started = time.perf_counter()
+    with budget.within(budget_seconds):
+        sources = [await broker.sources.get(i) for i in source_ids] if source_ids else await broker.sources.all()
+        reports = [await sync_source(broker, source) for source in sources]
+        log.info("sync finished", extra=_summary(reports, started))
+    return reports
+
+
+async def sync_due(broker: Broker, interval: int, *, budget_seconds: float | None = None) -> list[SyncReport]:
+    """Sync the sources that are due (unfinished passes first, then never synced, then the oldest), within
+    the budget; the rest is picked up by the next run.
+
+    Used by the scheduler and the Worker's cron: several processes may call it at once (leases keep them
+    apart), and the budget keeps one cron invocation inside a Worker's limits.
+    """
+    started = time.perf_counter()
+    with budget.within(budget_seconds):
+        due = await broker.sources.due(broker.clock.now() - max(interval - 5, 0))
+        reports = []
+        for source in due:
+            report = await sync_source(broker, source)
+            reports.append(report)
+            if report.status == "partial":
+                break  # the budget is spent: the next run continues with this source
+        # One line per run, also when nothing was due: it shows the schedule is alive.
+        log.info("scheduled sync finished", extra=_summary(reports, started, due=len(due)))
+    return reports

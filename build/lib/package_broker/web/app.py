@@ -1,0 +1,162 @@
+"""The HTTP application: one `handle(request) -> response` shared by the ASGI server and the Worker.
+
+Routing is a handful of exact paths and two patterns, checked in order of traffic (p2 first). Every
+response gets a request id; every request gets one JSON log line (method, path, status, duration,
+request id, token id; never a secret).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from ..access.auth import AuthError, authenticate
+from ..access.store import Token
+from ..broker import Broker
+from ..errors import BrokerError, Conflict, InvalidInput, NotFound
+from ..logs import log_request
+from . import api, composer, health
+from .http import Request, Response, error_response
+
+log = logging.getLogger("package_broker.request")
+
+_P2 = re.compile(r"^/p2/([^/]+/[^/]+?)(~dev)?\.json$")
+_DIST = re.compile(r"^/dists/([^/]+/[^/]+)/([0-9a-f]{40})\.zip$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class Context:
+    """What a handler needs besides the request: the broker, the caller's token, the public base URL."""
+
+    __slots__ = ("base_url", "broker", "request", "token")
+
+    def __init__(self, broker: Broker, request: Request) -> None:
+        self.broker = broker
+        self.request = request
+        self.token: Token | None = None
+        self.base_url = broker.settings.base_url or request.origin
+
+    async def authenticate(self) -> Token:
+        await self.broker.cache.refresh()
+        self.token = await authenticate(
+            self.request.headers.get("authorization"), self.request.host, self.broker.tokens, self.broker.clock.now()
+        )
+        if self.broker.tokens.due_for_touch(self.token):
+            self.request.defer(self.broker.tokens.touch(self.token))
+        return self.token
+
+
+Handler = Callable[[Context], Awaitable[Response]]
+
+_EXACT: dict[tuple[str, str], Handler] = {
+    ("GET", "/packages.json"): composer.packages_json,
+    ("GET", "/list.json"): composer.list_json,
+    ("GET", "/search.json"): composer.search_json,
+    ("POST", "/downloads/"): composer.notify_batch,
+    ("POST", "/api/artifacts"): api.upload_artifact,
+    ("POST", "/api/sync"): api.trigger_sync,
+    ("GET", "/health"): health.health,
+    ("GET", "/"): health.index,
+}
+
+
+class App:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        # Request ids: a random per-process prefix and a counter (cheaper than randomness per request).
+        self._id_prefix = secrets.token_hex(4)
+        self._ids = itertools.count(1)
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else f"{self._id_prefix}{next(self._ids):08x}"
+        ctx = Context(self.broker, request)
+        try:
+            response = await self._dispatch(ctx)
+        except AuthError as exc:
+            response = _auth_error(exc)
+        except BrokerError as exc:
+            response = _broker_error(exc)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": request_id, "path": request.path})
+            response = error_response(
+                500,
+                "Internal Server Error",
+                "The broker failed to handle this request; see its log.",
+                request_id=request_id,
+            )
+        response.headers.append(("x-request-id", request_id))
+        if response.stream is None:
+            response.headers.append(("content-length", str(len(response.body))))
+        if request.method == "HEAD":
+            response.body, response.stream, response.native = b"", None, None
+        log_request(
+            {
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "request_id": request_id,
+                "token_id": ctx.token.id if ctx.token else None,
+            }
+        )
+        return response
+
+    async def _dispatch(self, ctx: Context) -> Response:
+        request = ctx.request
+        method = "GET" if request.method == "HEAD" else request.method
+        path = request.path
+        if match := _P2.match(path):
+            if method != "GET":
+                return _method_not_allowed("GET, HEAD")
+            return await composer.p2(ctx, match[1], dev=bool(match[2]))
+        if match := _DIST.match(path):
+            if method != "GET":
+                return _method_not_allowed("GET, HEAD")
+            return await composer.dist(ctx, match[1], match[2])
+        handler = _EXACT.get((method, path))
+        if handler is not None:
+            return await handler(ctx)
+        allowed = [m for (m, p) in _EXACT if p == path]
+        if allowed:
+            return _method_not_allowed(", ".join(allowed + (["HEAD"] if "GET" in allowed else [])))
+        if path.startswith(("/p2/", "/dists/")):
+            # Malformed or traversal-looking package paths: a plain, fast 404 (nothing to probe).
+            return error_response(404, "Not Found", "No such package file.")
+        return error_response(404, "Not Found", f"Nothing is served at {path}.")
+
+
+def _method_not_allowed(allowed: str) -> Response:
+    response = error_response(405, "Method Not Allowed", f"Use {allowed}.")
+    response.headers.append(("allow", allowed))
+    return response
+
+
+def _auth_error(exc: AuthError) -> Response:
+    if exc.status == 401:
+        response = error_response(401, "Unauthorized", exc.warning, warning=exc.warning, reason=exc.reason)
+        response.headers.append(("www-authenticate", 'Basic realm="PACKAGE.broker"'))
+        return response
+    return error_response(exc.status, "Forbidden", exc.warning, warning=exc.warning, reason=exc.reason)
+
+
+def _broker_error(exc: BrokerError) -> Response:
+    if isinstance(exc, InvalidInput):
+        titles = {
+            400: "Bad Request",
+            413: "Payload Too Large",
+            415: "Unsupported Media Type",
+            422: "Unprocessable Entity",
+        }
+        return error_response(exc.status, titles.get(exc.status, "Bad Request"), str(exc), warning=str(exc))
+    if isinstance(exc, Conflict):
+        return error_response(409, "Conflict", str(exc), warning=str(exc))
+    if isinstance(exc, NotFound):
+        return error_response(404, "Not Found", str(exc))
+    log.warning("request failed: %s", exc)
+    return error_response(503, "Service Unavailable", str(exc))
