@@ -40,7 +40,10 @@ class SqliteDatabase:
             for pragma in ("journal_mode = WAL", "busy_timeout = 10000", "foreign_keys = ON", "synchronous = NORMAL"):
                 await connection.execute(f"PRAGMA {pragma}")
             # Read a page of the schema now: a corrupt file fails here, at start, not on some later request.
-            await connection.execute("SELECT COUNT(*) FROM sqlite_master")
+            # (The cursor is closed at once: an open SELECT would pin a read snapshot and later writes of this
+            # connection would fail with "database is locked" instead of waiting.)
+            async with connection.execute("SELECT COUNT(*) FROM sqlite_master") as cursor:
+                await cursor.fetchone()
         except sqlite3.Error as exc:
             # Close it, or aiosqlite's (non-daemon) thread keeps the process alive after the error.
             await connection.close()

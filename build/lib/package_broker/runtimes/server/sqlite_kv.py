@@ -65,7 +65,8 @@ class SqliteKVStore:
             for pragma in ("journal_mode = WAL", "busy_timeout = 5000", "synchronous = NORMAL"):
                 await db.execute(f"PRAGMA {pragma}")
             await db.execute(_SCHEMA)
-            await db.execute("SELECT COUNT(*) FROM kv WHERE key = ''")  # reads a page: corrupt files fail here
+            async with db.execute("SELECT COUNT(*) FROM kv WHERE key = ''") as cursor:  # corrupt files fail here
+                await cursor.fetchone()
         except BaseException:
             await db.close()
             raise

@@ -1,0 +1,112 @@
+"""Running the broker: `serve`, `migrate`, `sync` and `publish`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .common import composer_setup_lines, fail, run
+
+if TYPE_CHECKING:
+    from ....broker import Broker
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: $HOST or 127.0.0.1; 0.0.0.0 in Docker).")
+@click.option("--port", type=int, help="Port to listen on (default: $PORT or 8080).")
+@click.option("--workers", type=int, help="Worker processes (default: $WORKERS or 1).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the broker (migrates first; creates a first token if there is none)."""
+    from .... import __version__
+    from ....config import ServerSettings
+    from ....errors import ConfigError
+    from ..bootstrap import load_settings
+    from ..serve import claim_port
+    from ..serve import run as run_server
+
+    try:
+        # The port first: nothing (a key, a database, a token) is created for a broker that cannot listen.
+        listen = ServerSettings.from_mapping(os.environ)
+        host, port = host or listen.host, port or listen.port
+        try:
+            claim_port(host, port)
+        except OSError as exc:
+            fail(
+                f"cannot listen on {host}:{port}: {exc.strerror} (is another broker running there? "
+                "set PORT to use another port)"
+            )
+        settings, server, _ = load_settings(os.environ)
+    except ConfigError as exc:
+        fail(f"{exc.variable}: {exc.problem}", 2)
+
+    async def prepare(broker: Broker) -> str | None:
+        if await broker.tokens.all():
+            return None
+        _, secret = await broker.tokens.create("first token, created by serve", permission="write")
+        return secret
+
+    secret = run(prepare)
+    workers = workers or server.workers
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = settings.base_url or f"http://{shown_host}:{port}"
+    click.echo(f"PACKAGE.broker {__version__} on http://{host}:{port}  (data: {server.data_dir})", err=True)
+    if secret:
+        click.echo("\nA first token was created (write permission). It is shown only now; keep it safe:\n", err=True)
+        click.echo(f"  {secret}\n", err=True)
+        click.echo("Use it from a PHP project:\n", err=True)
+        for line in composer_setup_lines(base, secret):
+            click.echo(f"  {line}", err=True)
+    else:
+        click.echo("Create a token for Composer with: package-broker token create --description 'my laptop'", err=True)
+    click.echo(f"\nHealth: {base}/health   Logs: JSON lines on stdout\n", err=True)
+    run_server(host, port, workers)
+
+
+@click.command("migrate")
+def migrate_command() -> None:
+    """Apply pending database migrations."""
+    from ..bootstrap import migrate
+
+    async def work(broker: Broker) -> None:
+        names = await migrate(broker)
+        click.echo("applied: " + ", ".join(names) if names else "schema is up to date")
+
+    run(work, migrate_first=False)
+
+
+@click.command()
+@click.argument("source_ids", nargs=-1)
+def sync(source_ids: tuple[str, ...]) -> None:
+    """Sync all sources now (or only the given ones)."""
+    from ....sync.job import sync_all
+
+    reports = run(lambda broker: sync_all(broker, list(source_ids) or None))
+    for report in reports:
+        click.echo(f"{report.source_id}: {report.status}: {report.message}")
+    # A busy source was not synced by this command: that is not success either.
+    if any(r.status in ("error", "busy") for r in reports):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", help="Version to publish as, if composer.json has none.")
+@click.option("--replace", is_flag=True, help="Replace an existing version that has a different archive.")
+def publish(archive: Path, version: str | None, replace: bool) -> None:
+    """Publish a zip (with composer.json inside) as a package version."""
+    from ....artifacts.publish import publish_archive
+    from ....errors import BrokerError
+
+    async def work(broker: Broker) -> Any:
+        limit = broker.settings.max_upload_bytes
+        if archive.stat().st_size > limit:
+            raise BrokerError(f"{archive} is larger than MAX_UPLOAD_BYTES ({limit} bytes)")
+        with archive.open("rb") as file:
+            return await publish_archive(broker, file, version=version, replace=replace)
+
+    published = run(work)
+    verb = "Published" if published.changed else "Already published:"
+    click.echo(f"{verb} {published.name} {published.version} ({published.reference[:12]}, {published.size} bytes)")

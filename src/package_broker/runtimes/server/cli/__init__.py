@@ -1,0 +1,41 @@
+"""The `package-broker` command line, one module per audience:
+
+* operate.py: run the broker (`serve`, `migrate`, `sync`, `publish`);
+* tokens.py: who may install (`token create|list|revoke`);
+* sources.py: what is served (`source add|list`).
+
+Every command reads the same environment as the server (DATA_DIR, DB_URL, ...) and applies pending
+migrations first, so commands work on a fresh machine in any order. Configuration errors end the command
+with one line naming the variable; nothing prints a secret except `token create`, once, on purpose.
+Commands that print data take `--json` (times in ISO 8601); people get times with their zone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .... import __version__
+from .operate import migrate_command, publish, serve, sync
+from .sources import source
+from .tokens import token
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="package-broker")
+def main() -> None:
+    """PACKAGE.broker: a private Composer repository.
+
+    Configuration comes from the environment (DATA_DIR, DB_URL, STORAGE_PATH, CACHE_DRIVER, PORT,
+    BASE_URL, ENCRYPTION_KEY, ...); see README.md.
+    """
+    from .... import logs
+
+    # Commands print their results on stdout; their log lines (warnings) go to stderr.
+    logs.configure(os.environ.get("LOG_LEVEL", "warning"), stream=sys.stderr)
+
+
+for command in (serve, migrate_command, sync, publish, token, source):
+    main.add_command(command)
