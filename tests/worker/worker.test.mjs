@@ -130,6 +130,21 @@ describe("composer endpoints", () => {
     assert.match((await notZip.json()).warning, /not a zip archive/);
   });
 
+  test("concurrent uploads of one new version: one wins on D1, the others get 409 with no database text", async () => {
+    const archives = Array.from({ length: 8 }, (_, i) => ({
+      "composer.json": JSON.stringify({ name: "acme/worker-race", version: "1.0.0" }),
+      "src/A.php": `<?php // upload ${i}`,
+    }));
+    const results = await Promise.all(archives.map((files) => upload(files)));
+    const statuses = results.map((r) => r.response.status).sort();
+    const texts = await Promise.all(results.map((r) => r.response.clone().text()));
+    assert.deepEqual(statuses, [201, 409, 409, 409, 409, 409, 409, 409], texts.join("\n"));
+    for (const text of texts) assert.doesNotMatch(text, /database|unique|constraint|sqlite|d1_/i);
+    const winner = results.find((r) => r.response.status === 201);
+    const p2 = await h.fetch(`${BASE}/p2/acme/worker-race.json`, { headers: basic(reader) });
+    assert.equal((await p2.json()).packages["acme/worker-race"][0].dist.shasum, sha1(winner.body));
+  });
+
   test("unknown packages are a 404, HEAD has no body, Composer 1 gets 406", async () => {
     assert.equal((await h.fetch(`${BASE}/p2/acme/nothing.json`, { headers: basic(reader) })).status, 404);
     const head = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { method: "HEAD", headers: basic(reader) });
