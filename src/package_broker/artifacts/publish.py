@@ -9,6 +9,7 @@ wins and the others get a Conflict (their archives stay stored, unserved).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -34,10 +35,18 @@ class Published:
 
 
 async def publish_archive(
-    broker: Broker, source: Blob | BinaryIO, *, version: str | None = None, replace: bool = False
+    broker: Broker,
+    source: Blob | BinaryIO,
+    *,
+    version: str | None = None,
+    replace: bool = False,
+    authorize: Callable[[str], None] | None = None,
 ) -> Published:
     """Validate an archive (a Blob, or a seekable zip file) and serve it as a version of the package its
     composer.json names.
+
+    `authorize(name)` raises if the caller may not publish that name (a token's prefixes). It runs before
+    anything about the name is read, so a refusal says nothing about what exists.
 
     Raises:
         InvalidArchive, InvalidManifest, InvalidVersion: the upload is refused, nothing is stored.
@@ -47,6 +56,8 @@ async def publish_archive(
     info = await broker.ports.offload(lambda: inspect_zip(blob))
     manifest = parse_manifest(info.manifest)
     name = manifest["name"]
+    if authorize is not None:
+        authorize(name)
     pretty = version or manifest.get("version")
     if not pretty:
         raise InvalidInput(

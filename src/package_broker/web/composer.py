@@ -1,6 +1,7 @@
 """The Composer protocol endpoints: packages.json, p2 files, dists, list, search, notify-batch.
 
-Visibility rule: a token sees a package only if it matches the token's `allowed_package_prefixes`.
+Visibility rule: a token sees a package only if it matches the token's `allowed_package_prefixes` (writes
+obey the same rule, see api.py).
 `packages.json` and `list.json` simply leave other names out; asking for one directly is 403 whether or
 not it exists, so a scoped token cannot probe for names.
 """
@@ -11,7 +12,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from ..access.auth import AuthError
+from ..access.auth import require_scope
 from ..catalog.store import dist_key
 from ..composer.documents import Document
 from ..composer.names import matches_prefix, naming_error
@@ -50,15 +51,8 @@ async def _authenticated(ctx: Context) -> Response | None:
 
 
 def _check_visible(ctx: Context, name: str) -> None:
-    token = ctx.token
-    assert token is not None
-    if not matches_prefix(name, token.allowed_package_prefixes):
-        raise AuthError(
-            "forbidden",
-            f"This token ({token.token_prefix}…) may not read {name}; it is limited to: "
-            f"{', '.join(token.allowed_package_prefixes or [])}",
-            status=403,
-        )
+    assert ctx.token is not None
+    require_scope(ctx.token, name, "read")
 
 
 def document_response(request: Request, document: Document) -> Response:
