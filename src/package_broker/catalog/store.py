@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..cache import Cache, bump_statement
+from ..composer.names import prefix_text
 from ..errors import Conflict
 from ..ports import Clock, Database
 from ..ports.database import Params
 
 NAMES_MODIFIED = "names_modified_at"
+#: Reported downloads matched per statement: 2 parameters each, plus the day, within D1's 100.
+DOWNLOADS_PER_STATEMENT = 40
 _DIST_COLUMNS = "package, reference, object_key, shasum, size, upstream_url"
 _VERSION_READ = "version_normalized, version, is_dev, reference, data, released_at"
 _VERSION_COLUMNS = "package, version_normalized, version, is_dev, reference, data, released_at, updated_at"
@@ -129,13 +132,20 @@ class Catalog:
         rows = await self.db.fetch_all("SELECT name FROM packages ORDER BY name")
         return [row["name"] for row in rows], await self.state_int(NAMES_MODIFIED)
 
-    async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    async def search(self, query: str, limit: int = 50, prefixes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Packages whose name or description contains `query`, limited to names starting with one of
+        `prefixes` (None: every name) in the query itself, so the limit counts only what the caller may see."""
+        if prefixes is not None and not prefixes:
+            return []
         # LIKE ignores ASCII case on SQLite/D1 but not on PostgreSQL: the database lower-cases both sides.
-        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = "%" + _like_escape(query) + "%"
+        scope = ""
+        if prefixes is not None:
+            scope = " AND (" + " OR ".join(["name LIKE ? ESCAPE '\\'"] * len(prefixes)) + ")"
         return await self.db.fetch_all(
-            "SELECT name, description FROM packages WHERE LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
-            "OR LOWER(description) LIKE LOWER(?) ESCAPE '\\' ORDER BY name LIMIT ?",
-            (like, like, limit),
+            "SELECT name, description FROM packages WHERE (LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
+            f"OR LOWER(description) LIKE LOWER(?) ESCAPE '\\'){scope} ORDER BY name LIMIT ?",
+            (like, like, *(_like_escape(prefix_text(p)) + "%" for p in prefixes or ()), limit),
         )
 
     async def dist(self, package: str, reference: str) -> DistRow | None:
@@ -323,19 +333,34 @@ class Catalog:
         """Record a stored archive. Idempotent: the first record for a (package, reference) wins."""
         await self.db.execute(*_insert_dist(dist, self.clock.now()))
 
-    async def count_downloads(self, downloads: list[tuple[str, str]]) -> None:
-        """Add one install per (package, normalized version), as reported through notify-batch."""
+    async def count_downloads(self, downloads: Sequence[tuple[str, str]]) -> None:
+        """Add one install per reported (package, normalized version) that is served, in one batch.
+
+        Each statement inserts from a SELECT on `versions`, so pairs the broker does not serve count
+        nothing and a report cannot create rows at will; a pair reported twice counts once. Statements take
+        at most DOWNLOADS_PER_STATEMENT pairs (D1 binds at most 100 parameters per statement).
+        """
+        pairs = list(dict.fromkeys(downloads))
         day = _day(self.clock.now())
-        await self.db.batch(
-            [
+        statements: list[tuple[str, Params]] = []
+        for start in range(0, len(pairs), DOWNLOADS_PER_STATEMENT):
+            chunk = pairs[start : start + DOWNLOADS_PER_STATEMENT]
+            match = " OR ".join(["(package = ? AND version_normalized = ?)"] * len(chunk))
+            statements.append(
                 (
-                    "INSERT INTO downloads (package, version_normalized, day, count) VALUES (?, ?, ?, 1) "
+                    "INSERT INTO downloads (package, version_normalized, day, count) "
+                    f"SELECT package, version_normalized, ?, 1 FROM versions WHERE {match} "
                     "ON CONFLICT (package, version_normalized, day) DO UPDATE SET count = downloads.count + 1",
-                    (package, version, day),
+                    (day, *(value for pair in chunk for value in pair)),
                 )
-                for package, version in downloads
-            ]
-        )
+            )
+        if statements:
+            await self.db.batch(statements)
+
+
+def _like_escape(text: str) -> str:
+    """`text` as a LIKE pattern matching itself (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _version_values(package: str, v: VersionRow, now: int) -> Params:
