@@ -122,3 +122,24 @@ def run_cli(data_dir: Path, *args: str, timeout: float = 120, **env: str) -> sub
         check=False,
         timeout=timeout,
     )
+
+
+def zip_of_copies(manifest: dict[str, Any], content: bytes, count: int) -> bytes:
+    """composer.json and `count` deflated copies of `content` (compressed once, so a zip bomb of hundreds
+    of entries takes milliseconds to build)."""
+    import struct
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = compressor.compress(content) + compressor.flush()
+    entries = [(b"composer.json", json.dumps(manifest).encode(), 0)]
+    entries += [(f"data/{i}.bin".encode(), packed, 8) for i in range(count)]
+    out, central = bytearray(), bytearray()
+    for name, data, method in entries:
+        raw = content if method else data
+        crc, size = zlib.crc32(raw), len(raw)
+        header = struct.pack("<HHHHHIIIHH", 20, 0, method, 0, 0x21, crc, len(data), size, len(name), 0)
+        central += b"PK\x01\x02" + struct.pack("<H", 20) + header + struct.pack("<HHHII", 0, 0, 0, 0, len(out)) + name
+        out += b"PK\x03\x04" + header + name + data
+    end = struct.pack("<HHHHIIH", 0, 0, len(entries), len(entries), len(central), len(out), 0)
+    return bytes(out + central + b"PK\x05\x06" + end)

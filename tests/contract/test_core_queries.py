@@ -69,10 +69,46 @@ async def test_publishing_serving_and_searching(core: Broker) -> None:
     assert await core.catalog.search("tool%kit") == []
     assert await core.catalog.search("acme_tool") == []
 
-    await core.catalog.count_downloads([("acme/tool_kit", "1.0.0.0"), ("acme/tool_kit", "1.0.0.0")])
-    await core.catalog.count_downloads([("acme/tool_kit", "1.0.0.0")])
-    row = await core.ports.db.fetch_one("SELECT SUM(count) AS n FROM downloads WHERE package = ?", ("acme/tool_kit",))
-    assert row is not None and int(row["n"]) == 3
+    # Scoped search: prefixes are plain text (`_` is no wildcard), applied before the limit.
+    assert [r["name"] for r in await core.catalog.search("tool", prefixes=["acme/tool_*"])] == ["acme/tool_kit"]
+    assert await core.catalog.search("tool", prefixes=["acme/toolxk"]) == []
+    assert await core.catalog.search("tool", prefixes=[]) == []
+
+    # A report counts each served version once; versions not served count nothing. Past one statement's
+    # worth of pairs, the batch holds several statements.
+    junk = [(f"acme/junk-{i}", "1.0.0.0") for i in range(95)]
+    await core.catalog.count_downloads([("acme/tool_kit", "1.0.0.0"), ("acme/tool_kit", "1.0.0.0"), *junk])
+    await core.catalog.count_downloads([("acme/tool_kit", "1.0.0.0"), ("acme/tool_kit", "9.9.9.9")])
+    rows = await core.ports.db.fetch_all("SELECT package, version_normalized, count FROM downloads")
+    assert [(r["package"], r["version_normalized"], int(r["count"])) for r in rows] == [("acme/tool_kit", "1.0.0.0", 2)]
+
+
+async def test_publishing_a_version_is_a_compare_and_set(core: Broker) -> None:
+    """Two publishers read the same state; the second one's write must not replace the first one's."""
+    from package_broker.catalog.store import DistRow, VersionRow
+
+    uploads = await core.sources.uploads()
+    seen = await core.catalog.state("acme/raced")
+
+    def row(reference: str) -> tuple[VersionRow, DistRow]:
+        version = VersionRow("1.0.0.0", "1.0.0", False, reference, json.dumps({"name": "acme/raced"}), 1)
+        return version, DistRow("acme/raced", reference, f"dists/acme/raced/{reference}.zip", reference, 1)
+
+    first, first_dist = row("a" * 40)
+    second, second_dist = row("b" * 40)
+    assert await core.catalog.publish(seen, uploads.id, first, dist=first_dist) == first
+    assert await core.catalog.publish(seen, uploads.id, second, dist=second_dist) == first  # lost
+    # A replacement replaces only the reference it read.
+    current = await core.catalog.state("acme/raced")
+    assert await core.catalog.publish(current, uploads.id, second, dist=second_dist) == second
+    assert await core.catalog.publish(current, uploads.id, first, dist=first_dist) == second  # stale read
+    # A name another source owns is never written by the uploads source.
+    git = await core.sources.add("git", "https://git.example.test/acme/owned.git")
+    unowned = await core.catalog.state("acme/owned")
+    await core.catalog.write(unowned, git.id, [])
+    taken, taken_dist = row("c" * 40)
+    assert await core.catalog.publish(unowned, uploads.id, taken, dist=taken_dist) is None
+    assert (await core.catalog.state("acme/owned")).versions == {}
 
 
 async def test_tokens_are_created_found_touched_and_revoked(core: Broker) -> None:

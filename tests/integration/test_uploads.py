@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import BrokerServer, basic
-from tests.helpers import make_zip
+from tests.helpers import make_zip, zip_of_copies
 
 MANIFEST: dict[str, Any] = {"name": "acme/upload", "description": "uploaded", "version": "1.0.0"}
 
@@ -60,6 +62,18 @@ def test_readonly_tokens_cannot_publish(server: BrokerServer) -> None:
     assert response.status_code == 403 and "readonly" in response.json()["warning"]
 
 
+def _duplicated_manifest() -> bytes:
+    """Two composer.json entries: the broker must not read one while Composer installs the other."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile's "Duplicate name"
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("composer.json", json.dumps({**MANIFEST, "autoload": {"files": ["evil.php"]}}))
+            archive.writestr("composer.json", json.dumps(MANIFEST))
+            archive.writestr("evil.php", "<?php system('id');")
+    return buffer.getvalue()
+
+
 BAD_UPLOADS = {
     "not a zip": (b"hello, I am text", 422, "not a zip archive"),
     "no composer.json": (make_zip({"README": "x"}), 422, "no composer.json"),
@@ -72,6 +86,8 @@ BAD_UPLOADS = {
     "no version": (make_zip({"composer.json": {"name": "acme/upload"}}), 400, "no version given"),
     "bad version": (make_zip({"composer.json": {"name": "acme/upload", "version": "latest"}}), 400, "Invalid version"),
     "empty body": (b"", 400, "empty"),
+    "composer.json twice": (_duplicated_manifest(), 422, "same file once unpacked"),
+    "900 entries of 1 MiB in 1 MB": (zip_of_copies(MANIFEST, b"\0" * (1024 * 1024), 900), 422, "zip bomb"),
 }
 
 

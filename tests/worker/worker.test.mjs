@@ -130,6 +130,39 @@ describe("composer endpoints", () => {
     assert.match((await notZip.json()).warning, /not a zip archive/);
   });
 
+  test("concurrent uploads of one new version: one wins on D1, the others get 409 with no database text", async () => {
+    const archives = Array.from({ length: 8 }, (_, i) => ({
+      "composer.json": JSON.stringify({ name: "acme/worker-race", version: "1.0.0" }),
+      "src/A.php": `<?php // upload ${i}`,
+    }));
+    const results = await Promise.all(archives.map((files) => upload(files)));
+    const statuses = results.map((r) => r.response.status).sort();
+    const texts = await Promise.all(results.map((r) => r.response.clone().text()));
+    assert.deepEqual(statuses, [201, 409, 409, 409, 409, 409, 409, 409], texts.join("\n"));
+    for (const text of texts) assert.doesNotMatch(text, /database|unique|constraint|sqlite|d1_/i);
+    const winner = results.find((r) => r.response.status === 201);
+    const p2 = await h.fetch(`${BASE}/p2/acme/worker-race.json`, { headers: basic(reader) });
+    assert.equal((await p2.json()).packages["acme/worker-race"][0].dist.shasum, sha1(winner.body));
+  });
+
+  test("notify-batch counts served versions only, in one D1 batch", async () => {
+    const downloads = [
+      { name: "acme/worker-lib", version: "1.0.0.0" },
+      { name: "acme/worker-lib", version: "7.7.7.7" },
+      { name: "acme/junk", version: "1.0.0.0" },
+    ];
+    const response = await h.fetch(`${BASE}/downloads/`, {
+      method: "POST",
+      headers: { ...basic(reader), "content-type": "application/json" },
+      body: JSON.stringify({ downloads }),
+    });
+    assert.equal(response.status, 200);
+    const rows = await h.env.DB.prepare("SELECT package, version_normalized, count FROM downloads").all();
+    assert.deepEqual(rows.results, [{ package: "acme/worker-lib", version_normalized: "1.0.0.0", count: 1 }]);
+    const deep = await h.fetch(`${BASE}/downloads/`, { method: "POST", headers: basic(reader), body: "[".repeat(60000) });
+    assert.equal(deep.status, 400);
+  });
+
   test("unknown packages are a 404, HEAD has no body, Composer 1 gets 406", async () => {
     assert.equal((await h.fetch(`${BASE}/p2/acme/nothing.json`, { headers: basic(reader) })).status, 404);
     const head = await h.fetch(`${BASE}/p2/acme/worker-lib.json`, { method: "HEAD", headers: basic(reader) });

@@ -7,10 +7,10 @@ leaving them out keeps p2 files small.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import untrusted_json
 from ..errors import InvalidManifest, InvalidName
 from .names import validate_name
 
@@ -69,13 +69,11 @@ def parse_manifest(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise InvalidManifest(f"composer.json is larger than {MAX_MANIFEST_BYTES // 1024} KiB")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = untrusted_json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InvalidManifest("composer.json is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidManifest(
-            f"composer.json is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    except untrusted_json.UntrustedJsonError as exc:
+        raise InvalidManifest(f"composer.json is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidManifest("composer.json must contain a JSON object")
     try:

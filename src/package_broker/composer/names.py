@@ -55,4 +55,9 @@ def matches_prefix(name: str, prefixes: list[str] | None) -> bool:
     """
     if prefixes is None:
         return True
-    return any(name.startswith(p[:-1] if p.endswith("*") else p) for p in prefixes)
+    return any(name.startswith(prefix_text(p)) for p in prefixes)
+
+
+def prefix_text(prefix: str) -> str:
+    """What a name must start with to match `prefix` (`acme/lib-*` and `acme/lib-` both mean `acme/lib-`)."""
+    return prefix[:-1] if prefix.endswith("*") else prefix
