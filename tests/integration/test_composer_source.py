@@ -299,3 +299,13 @@ async def test_a_mirrored_archive_must_pass_the_upload_checks(broker: Broker, up
     report = await sync(broker, await add(broker, upstream.url))
     assert "not a zip archive" in dict(report.skipped)["up/lib 1.0.0"]
     assert await broker.catalog.versions("up/lib") == []
+
+
+async def test_deeply_nested_upstream_metadata_skips_the_package(broker: Broker, upstream: ComposerRepository) -> None:
+    upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    upstream.release("up/deep", "1.0.0", {**files("up/deep", "d")})
+    upstream.packages["up/deep"]["1.0.0"]["extra"] = json.loads("[" * 5000 + "]" * 5000)
+    report = await sync(broker, await add(broker, upstream.url))
+    assert report.status == "ok", report.message
+    assert "not a Composer 2 p2 file" in dict(report.skipped)["up/deep"]
+    assert [v.version for v in await broker.catalog.versions("up/lib")] == ["1.0.0"]

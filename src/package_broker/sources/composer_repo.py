@@ -23,7 +23,7 @@ import json
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from .. import budget
+from .. import budget, untrusted_json
 from ..artifacts.zips import inspect_zip
 from ..broker import Broker
 from ..catalog.store import DistRow, PackageState, VersionRow, dist_key, dist_path, first_description
@@ -97,7 +97,7 @@ class ComposerRepositorySync:
         if response.status != 200:
             raise SourceError(f"{root_url} answered HTTP {response.status}")
         try:
-            root = json.loads(response.body)
+            root = untrusted_json.loads(response.body)
         except ValueError:
             raise SourceError(f"{root_url} is not JSON") from None
         template = root.get("metadata-url") if isinstance(root, dict) else None
@@ -290,7 +290,7 @@ class ComposerRepositorySync:
 
 def _versions(body: bytes, name: str) -> list[dict[str, Any]]:
     try:
-        document = json.loads(body)
+        document = untrusted_json.loads(body)
         versions = document["packages"].get(name, [])
     except (ValueError, KeyError, AttributeError, TypeError):
         raise SourceError(f"the metadata of {name} is not a Composer 2 p2 file") from None
