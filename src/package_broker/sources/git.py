@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 from ..broker import Broker
 from ..catalog.store import DistRow, VersionRow, dist_key, dist_path, first_description
 from ..composer.manifest import parse_manifest, version_object
-from ..composer.versions import RefVersion, branch_version, is_dev, tag_version
+from ..composer.refs import RefVersion, branch_version, tag_version
+from ..composer.versions import is_dev
 from ..errors import BrokerError, SourceError
 from ..ports import GitReader, GitRef
 from ..ports.blob import blob_of
