@@ -252,3 +252,26 @@ async def test_a_private_repository_over_http_with_credentials(
         assert b"s3cr3t" not in body and b"deploy" not in body
     finally:
         server.stop()
+
+
+async def test_a_tag_with_a_constraint_composer_cannot_parse_is_skipped_alone(
+    broker: Broker, client: Client, repo: Repo
+) -> None:
+    """Finding 1: served, the tag made Composer refuse the whole package ("Could not parse version constraint")."""
+    repo.commit({"composer.json": php_package("acme/lib", "Acme\\Lib", require={"php": ">=8.1 <<9"})})
+    repo.tag("v1.2.0")
+    await add_source(broker, str(repo.path))
+    [report] = await sync_all(broker)
+    assert dict(report.skipped)["v1.2.0"] == 'Could not parse version constraint <<9: Invalid version string "<9"'
+    assert set(await versions(client, await reader(broker), "acme/lib")) == {"v1.0.0", "v1.1.0"}
+
+
+async def test_a_composer_json_with_a_byte_order_mark_is_skipped_as_composer_skips_it(
+    broker: Broker, client: Client, repo: Repo
+) -> None:
+    repo.commit({"composer.json": "\ufeff" + json.dumps(php_package("acme/lib", "Acme\\Lib"))})
+    repo.tag("v1.2.0")
+    await add_source(broker, str(repo.path))
+    [report] = await sync_all(broker)
+    assert "byte order mark" in dict(report.skipped)["v1.2.0"]
+    assert set(await versions(client, await reader(broker), "acme/lib")) == {"v1.0.0", "v1.1.0"}

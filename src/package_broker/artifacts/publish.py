@@ -6,15 +6,15 @@ points at it, so a failed or refused upload changes nothing and a served dist UR
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..broker import Broker
 from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
-from ..composer.manifest import parse_manifest, version_object
+from ..composer.manifest import encode_version, parse_manifest, version_object
+from ..composer.names import validate_name
 from ..composer.versions import is_dev, normalize
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, InvalidManifest, InvalidName
 from ..ports.blob import Blob, blob_of
 from .zips import inspect_zip
 
@@ -44,7 +44,10 @@ async def publish_archive(
     blob = source if isinstance(source, Blob) else blob_of(source)
     info = await broker.ports.offload(lambda: inspect_zip(blob))
     manifest = parse_manifest(info.manifest)
-    name = manifest["name"]
+    try:
+        name = validate_name(manifest.get("name"))
+    except InvalidName as exc:
+        raise InvalidManifest(f"composer.json: {exc}") from None
     pretty = version or manifest.get("version")
     if not pretty:
         raise InvalidInput(
@@ -79,6 +82,7 @@ async def publish_archive(
     now = broker.clock.now()
     data = version_object(
         manifest,
+        name=name,
         version=pretty,
         version_normalized=normalized,
         reference=info.sha1,
@@ -86,7 +90,7 @@ async def publish_archive(
         shasum=info.sha1,
         time=now,
     )
-    row = VersionRow(normalized, pretty, dev, info.sha1, json.dumps(data, ensure_ascii=False), now)
+    row = VersionRow(normalized, pretty, dev, info.sha1, encode_version(data), now)
     await broker.catalog.write(
         state, uploads.id, [row], replace=False, description=manifest.get("description"), dists=[dist]
     )

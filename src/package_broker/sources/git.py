@@ -10,7 +10,6 @@ version before, that version keeps being served: nothing already served disappea
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +17,11 @@ from urllib.parse import urlsplit
 
 from ..broker import Broker
 from ..catalog.store import DistRow, VersionRow, dist_key, dist_path, first_description
-from ..composer.manifest import parse_manifest, version_object
+from ..composer.manifest import encode_version, parse_manifest, version_object
+from ..composer.names import validate_name
 from ..composer.refs import RefVersion, branch_version, tag_version
 from ..composer.versions import is_dev
-from ..errors import BrokerError, SourceError
+from ..errors import BrokerError, InvalidManifest, InvalidName, SourceError
 from ..ports import GitReader, GitRef
 from ..ports.blob import blob_of
 from .report import SyncReport
@@ -138,7 +138,12 @@ class GitSync:
     def _manifest(self, raw: bytes | None) -> dict[str, Any]:
         if raw is None:
             raise SourceError("no composer.json at this ref")
-        return parse_manifest(raw)
+        manifest = parse_manifest(raw)
+        try:
+            validate_name(manifest.get("name"))
+        except InvalidName as exc:
+            raise InvalidManifest(f"composer.json: {exc}") from None
+        return manifest
 
     async def _version(
         self, ref: GitRef, manifest: dict[str, Any], name: str, time: int | None, default_branch: str | None
@@ -153,6 +158,7 @@ class GitSync:
         dist = await self._dist(name, ref.commit)
         data = version_object(
             manifest,
+            name=name,
             version=version.version,
             version_normalized=version.normalized,
             reference=ref.commit,
@@ -167,7 +173,7 @@ class GitSync:
             version.version,
             is_dev(version.normalized),
             ref.commit,
-            json.dumps(data, ensure_ascii=False),
+            encode_version(data),
             time,
         )
 
