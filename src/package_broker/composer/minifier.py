@@ -4,6 +4,11 @@ The first version is sent whole; each later one carries only the top-level keys 
 the previous *expanded* version, and `"__unset"` for keys that went away. The diff is shallow: nested
 objects (`require`, `autoload`, `dist`, ...) are replaced whole. Composer expands with
 `composer/metadata-minifier`; `expand(minify(x)) == x` is the contract (tests/unit/composer/test_minifier.py).
+
+"Differs" is PHP's `!==`: Python's `==` says `true == 1`, `1.0 == 1` and `{"a": 1, "b": 2} == {"b": 2, "a": 1}`,
+and a later version whose `extra` held `1` where an earlier one held `true` would have inherited the `true`.
+Both functions follow `MetadataMinifier` line by line, including its quirks (an empty expanded version
+counts as "no previous version").
 """
 
 from __future__ import annotations
@@ -15,18 +20,29 @@ UNSET = "__unset"
 Version = dict[str, Any]
 
 
+def identical(a: Any, b: Any) -> bool:
+    """PHP's `===` on decoded JSON: same types (bool, int and float differ), objects with keys in the same order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def minify(versions: list[Version]) -> list[Version]:
     """Return `versions` as diffs against their predecessor. `None` values are treated as absent, as in PHP."""
     minified: list[Version] = []
-    previous: Version | None = None
+    previous: Version = {}
     for version in versions:
-        if previous is None:
+        if not previous:
             previous = {k: v for k, v in version.items() if v is not None}
             minified.append(dict(previous))
             continue
         diff: Version = {}
         for key, value in version.items():
-            if value is not None and previous.get(key) != value:
+            if value is not None and not identical(previous.get(key), value):
                 diff[key] = value
                 previous[key] = value
         for key in [k for k in previous if version.get(k) is None]:
@@ -37,16 +53,16 @@ def minify(versions: list[Version]) -> list[Version]:
 
 
 def expand(versions: list[Version]) -> list[Version]:
-    """Undo `minify`: rebuild every version from the diffs."""
+    """Undo `minify`, as `MetadataMinifier::expand` does."""
     expanded: list[Version] = []
-    current: Version | None = None
+    current: Version = {}
     for diff in versions:
-        if current is None:
+        if not current:
             current = dict(diff)
         else:
             current = dict(current)
             for key, value in diff.items():
-                if value == UNSET:
+                if identical(value, UNSET):
                     current.pop(key, None)
                 else:
                     current[key] = value
