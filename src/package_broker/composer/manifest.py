@@ -21,6 +21,7 @@ leaves them out.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from .phpjson import decode
 #: composer.json files larger than this are refused: no real manifest comes close.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
+_PHP_INT_KEY = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
 _LINKS = ("require", "require-dev", "conflict", "provide", "replace")
 #: Read only when they are arrays; anything else is ignored.
 _OPTIONAL_MAPS = ("suggest", "extra", "archive", "php-ext")
@@ -159,7 +161,7 @@ def encode_version(obj: dict[str, Any]) -> str:
 def _fields(manifest: dict[str, Any], version: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key in _LINKS:
-        if links := _links(manifest.get(key), version):
+        if links := _links(manifest.get(key), version, key):
             fields[key] = links
     for key in _OPTIONAL_MAPS:
         if isinstance(value := manifest.get(key), (dict, list)) and value:
@@ -192,9 +194,15 @@ def _as_map(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _links(value: object, version: str) -> dict[str, str]:
+def _links(value: object, version: str, field: str) -> dict[str, str]:
     """A link field as Composer's ArrayLoader::load reads it; raises InvalidConstraint like it does."""
     links = {target: constraint for target, constraint in _as_map(value).items() if isinstance(constraint, str)}
+    for target in links:
+        if _PHP_INT_KEY.match(target) and -(2**63) <= int(target) < 2**63:
+            # PHP makes "0" an integer key, and the p2 loader's strtolower() then throws a TypeError: the whole
+            # package would fail to load. Through a VCS repository this is a link to a package named "0",
+            # which no package can satisfy.
+            raise InvalidManifest(f'composer.json: "{field}" links to "{target}", which is not a package name')
     for constraint in links.values():
         parse_constraints(version if constraint == "self.version" else constraint)
     return links

@@ -113,6 +113,10 @@ def test_a_constraint_composer_cannot_parse_refuses_the_version() -> None:
         served({"require-dev": {"acme/dep": "~>1.0"}})
 
 
+def test_keys_php_keeps_as_strings_are_fine() -> None:
+    assert served({"require": {"00": "*", "-0": "*", "1.0": "*"}})["require"] == {"00": "*", "-0": "*", "1.0": "*"}
+
+
 def test_links_composer_ignores_are_dropped() -> None:
     obj = served({"require": {"php": ">=8.1", "acme/x": ["1.0"], "acme/y": None}, "conflict": "acme/z", "replace": []})
     assert obj["require"] == {"php": ">=8.1"}
@@ -138,6 +142,8 @@ def test_type_and_abandoned_are_served_as_written() -> None:
 @pytest.mark.parametrize(
     ("manifest", "message"),
     [
+        ({"require": ["^1.0"]}, 'links to "0", which is not a package name'),
+        ({"conflict": {"-12": "*"}}, 'links to "-12"'),
         ({"autoload": "src/"}, '"autoload" must be an object'),
         ({"support": True}, '"support" must be an object'),
         ({"type": 3}, '"type" must be a string'),
