@@ -178,10 +178,12 @@ def _fields(manifest: dict[str, Any], version: str) -> dict[str, Any]:
             if not isinstance(value, str if text else (dict, list)):
                 raise InvalidManifest(f'composer.json: "{key}" must be {"a string" if text else "an object"}')
             fields[key] = value
+    if any(isinstance(word, (list, dict)) for word in _as_map(fields.get("keywords")).values()):
+        raise InvalidManifest('composer.json: "keywords" must be a list of words')  # PHP: Array to string conversion
     if (abandoned := manifest.get("abandoned")) is not None:
         fields["abandoned"] = abandoned
     if (bin_ := manifest.get("bin")) is not None:
-        if not all(isinstance(b, str) for b in (bin_ if isinstance(bin_, list) else [bin_])):
+        if not all(isinstance(b, str) for b in (_as_map(bin_).values() if isinstance(bin_, (list, dict)) else [bin_])):
             raise InvalidManifest('composer.json: "bin" must be a path or a list of paths')
         fields["bin"] = bin_
     return {k: v for k, v in fields.items() if v not in ({}, []) or k in ("type", "abandoned")}

@@ -21,14 +21,18 @@ Version = dict[str, Any]
 
 
 def identical(a: Any, b: Any) -> bool:
-    """PHP's `===` on decoded JSON: same types (bool, int and float differ), objects with keys in the same order."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    """PHP's `===` on decoded JSON: same types (bool, int and float differ), arrays with the same keys in the
+    same order. JSON objects and lists are both PHP arrays: `[]` is `{}`, and `["x"]` is `{"0": "x"}`."""
+    if isinstance(a, (dict, list)) and isinstance(b, (dict, list)):
+        pairs_a, pairs_b = _pairs(a), _pairs(b)
+        return len(pairs_a) == len(pairs_b) and all(
+            ka == kb and identical(va, vb) for (ka, va), (kb, vb) in zip(pairs_a, pairs_b, strict=True)
+        )
+    return type(a) is type(b) and bool(a == b)
+
+
+def _pairs(array: dict[str, Any] | list[Any]) -> list[tuple[str, Any]]:
+    return list(array.items()) if isinstance(array, dict) else [(str(i), v) for i, v in enumerate(array)]
 
 
 def minify(versions: list[Version]) -> list[Version]:

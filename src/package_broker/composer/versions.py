@@ -84,7 +84,20 @@ def normalize(version: str) -> str:
         if "dev-" not in normalized:
             return normalized
 
-    raise InvalidVersion(f'Invalid version string "{original}"')
+    raise InvalidVersion(f'Invalid version string "{original}"' + _alias_hint(version, original))
+
+
+def _alias_hint(version: str, full: str) -> str:
+    """The hint VersionParser adds when the invalid part is one side of `a as b`."""
+    flag = rf"(?:@(?:{STABILITIES}))?"
+    if re.search(rf" +as +{re.escape(version)}{flag}$", full):
+        return f' in "{full}", the alias must be an exact version'
+    if re.match(rf"{re.escape(version)}{flag} +as +", full):
+        return (
+            f' in "{full}", the alias source must be an exact version, '
+            "if it is a branch name you should prefix it with dev-"
+        )
+    return ""
 
 
 def normalize_branch(name: str) -> str:

@@ -146,3 +146,13 @@ def test_tables_match_the_installed_php_parser(tmp_path: Path) -> None:
     result = subprocess.run([php, str(script)], input=json.dumps(inputs), capture_output=True, text=True, check=True)
     expected = [{"ok": PARSED[c]} if c in PARSED else {"error": PREFIX + REFUSED[c]} for c in inputs]
     assert json.loads(result.stdout) == expected
+
+
+def test_an_invalid_alias_source_gets_composers_hint() -> None:
+    """Found by tests/property: VersionParser adds a hint when the invalid part is one side of `a as b`."""
+    with pytest.raises(InvalidConstraint) as refused:
+        parse_constraints(">= \u06610 as 2.0.0")
+    assert str(refused.value).endswith(
+        'in "\u06610 as 2.0.0", the alias source must be an exact version, '
+        "if it is a branch name you should prefix it with dev-"
+    )

@@ -115,6 +115,8 @@ def test_identical_is_phps_strict_comparison() -> None:
     assert not identical(True, 1) and not identical(1, 1.0) and not identical(0, False) and not identical("", None)
     assert not identical({"a": 1, "b": 2}, {"b": 2, "a": 1})
     assert not identical([1], [1, 2])
+    # Both are PHP arrays: a JSON object and a list with the same keys in the same order are identical.
+    assert identical([], {}) and identical(["x"], {"0": "x"}) and not identical(["x"], {"1": "x"})
 
 
 def test_expand_takes_an_empty_first_version_as_no_version_like_php() -> None:
