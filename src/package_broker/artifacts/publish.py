@@ -92,6 +92,6 @@ async def publish_archive(
     )
     row = VersionRow(normalized, pretty, dev, info.sha1, encode_version(data), now)
     await broker.catalog.write(
-        state, uploads.id, [row], replace=False, description=manifest.get("description"), dists=[dist]
+        state, uploads.id, [row], replace=False, description=data.get("description"), dists=[dist]
     )
     return Published(name, pretty, normalized, info.sha1, info.sha1, info.size, changed=True)

@@ -6,7 +6,9 @@ makes the second give the first's package, field by field:
 
 * A link field (`require`, ...) that is not an object, and a link whose constraint is not a string, are
   ignored by `load` but would break `loadPackages` (and so every version of the package): dropped. A
-  constraint Composer cannot parse makes it skip the ref: InvalidConstraint, with Composer's message.
+  constraint Composer cannot parse makes it skip the ref: InvalidConstraint, with Composer's message. A
+  link to a numeric name (`"0"`, which PHP turns into an integer key the p2 loader cannot read) refuses it.
+* `keywords` holding an array makes Composer skip the ref (its strval() warns): so do we.
 * Fields Composer reads only when non-empty (`description`, `license`, ...) are dropped when empty;
   `type` and `abandoned` are kept as they are (`""` is a type, `"abandoned": ""` abandons).
 * A field whose wrong type makes Composer crash rather than skip the ref (a TypeError: a string
