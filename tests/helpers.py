@@ -21,13 +21,13 @@ GIT_ENV = {
 }
 
 
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo` and return its stdout; fails the test on error."""
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in `repo` (with `env` added) and return its stdout; fails the test on error."""
     result = subprocess.run(
         ["git", "-C", str(repo), *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **GIT_ENV},
+        env={**os.environ, **GIT_ENV, **(env or {})},
         check=False,
     )
     if result.returncode != 0:

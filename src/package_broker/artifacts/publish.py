@@ -8,16 +8,16 @@ wins and the others get a Conflict (their archives stay stored, unserved).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..broker import Broker
 from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
-from ..composer.manifest import parse_manifest, version_object
+from ..composer.manifest import encode_version, parse_manifest, version_object
+from ..composer.names import validate_name
 from ..composer.versions import is_dev, normalize
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, InvalidManifest, InvalidName
 from ..ports.blob import Blob, blob_of
 from .zips import inspect_zip
 
@@ -55,7 +55,10 @@ async def publish_archive(
     blob = source if isinstance(source, Blob) else blob_of(source)
     info = await broker.ports.offload(lambda: inspect_zip(blob))
     manifest = parse_manifest(info.manifest)
-    name = manifest["name"]
+    try:
+        name = validate_name(manifest.get("name"))
+    except InvalidName as exc:
+        raise InvalidManifest(f"composer.json: {exc}") from None
     if authorize is not None:
         authorize(name)
     pretty = version or manifest.get("version")
@@ -92,6 +95,7 @@ async def publish_archive(
     now = broker.clock.now()
     data = version_object(
         manifest,
+        name=name,
         version=pretty,
         version_normalized=normalized,
         reference=info.sha1,
@@ -99,8 +103,8 @@ async def publish_archive(
         shasum=info.sha1,
         time=now,
     )
-    row = VersionRow(normalized, pretty, dev, info.sha1, json.dumps(data, ensure_ascii=False), now)
-    served = await broker.catalog.publish(state, uploads.id, row, dist=dist, description=manifest.get("description"))
+    row = VersionRow(normalized, pretty, dev, info.sha1, encode_version(data), now)
+    served = await broker.catalog.publish(state, uploads.id, row, dist=dist, description=data.get("description"))
     if served is None:
         raise Conflict(f"{name} is served from a git or Composer source; uploads cannot replace it")
     if served.reference != info.sha1:

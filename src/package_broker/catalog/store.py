@@ -216,7 +216,7 @@ class Catalog:
                     "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (state.name, source_id, now, now, description, now),
                 ),
-                _set_state(NAMES_MODIFIED, self._after(state.names_modified_at), now),
+                state_statement(NAMES_MODIFIED, self._after(state.names_modified_at), now),
             ]
         wanted_by_key = {v.version_normalized: v for v in wanted}
         upserts = [v for k, v in wanted_by_key.items() if state.versions.get(k) != v]
@@ -298,7 +298,7 @@ class Catalog:
                     "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
                     (name, source_id, now, now, description, now),
                 ),
-                _set_state(NAMES_MODIFIED, self._after(state.names_modified_at), now),
+                state_statement(NAMES_MODIFIED, self._after(state.names_modified_at), now),
             ]
         previous = state.versions.get(key)
         on_conflict = (
@@ -375,7 +375,8 @@ def _insert_dist(dist: DistRow, now: int) -> tuple[str, Params]:
     )
 
 
-def _set_state(name: str, value: int, now: int) -> tuple[str, Params]:
+def state_statement(name: str, value: int, now: int) -> tuple[str, Params]:
+    """The statement that sets a `broker_state` value (read back with `Catalog.state_int`)."""
     return (
         "INSERT INTO broker_state (name, value, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -29,6 +29,11 @@ def test_valid_names_pass(name: str) -> None:
         ("Acme/Lib", "We suggest using acme/lib"),
         ("acme/FooBar", "We suggest using acme/foo-bar"),
         ("acme/lib~dev", "vendor name, a forward slash"),
+        # Composer's PCRE pattern folds A-Z only; Python's Unicode IGNORECASE would let these through.
+        ("acme/\u212aelvin", "vendor name, a forward slash"),
+        ("acme/lib\u0131", "vendor name, a forward slash"),
+        ("\u017fymfony/lib", "vendor name, a forward slash"),
+        ("acme/lib\n", "vendor name, a forward slash"),
     ],
 )
 def test_invalid_names_are_explained(name: str, hint: str) -> None:
