@@ -309,3 +309,18 @@ async def test_deeply_nested_upstream_metadata_skips_the_package(broker: Broker,
     assert report.status == "ok", report.message
     assert "not a Composer 2 p2 file" in dict(report.skipped)["up/deep"]
     assert [v.version for v in await broker.catalog.versions("up/lib")] == ["1.0.0"]
+
+
+@pytest.mark.parametrize(
+    ("require", "why"),
+    [({"up/lib": "^1.0 || nonsense"}, "Could not parse version constraint"), (["^1.0"], "not a package name")],
+)
+async def test_a_mirrored_version_composer_could_not_load_is_skipped_alone(
+    broker: Broker, upstream: ComposerRepository, require: Any, why: str
+) -> None:
+    upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
+    upstream.release("up/lib", "1.1.0", files("up/lib", "1.1"))
+    upstream.packages["up/lib"]["1.1.0"]["require"] = require
+    report = await sync(broker, await add(broker, upstream.url))
+    assert why in dict(report.skipped)["up/lib 1.1.0"]
+    assert [v.version for v in await broker.catalog.versions("up/lib")] == ["1.0.0"]

@@ -160,6 +160,17 @@ def encode_version(obj: dict[str, Any]) -> str:
         raise InvalidManifest("composer.json has a number too large for JSON (PHP reads it as infinity)") from None
 
 
+def check_links(data: dict[str, Any], version: str) -> None:
+    """Raise as Composer's loader would on a version's link fields (a constraint it cannot parse, a link to a
+    number): a mirrored version like that would make Composer fail on the whole package.
+
+    Raises:
+        InvalidManifest, InvalidConstraint: the reason, for the sync's report.
+    """
+    for key in _LINKS:
+        _links(data.get(key), version, key)
+
+
 def _fields(manifest: dict[str, Any], version: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key in _LINKS:

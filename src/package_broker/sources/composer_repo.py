@@ -27,6 +27,7 @@ from .. import budget, untrusted_json
 from ..artifacts.zips import inspect_zip
 from ..broker import Broker
 from ..catalog.store import DistRow, PackageState, VersionRow, dist_key, dist_path, first_description
+from ..composer.manifest import check_links
 from ..composer.minifier import expand
 from ..composer.names import naming_error
 from ..composer.versions import is_dev, normalize
@@ -236,6 +237,12 @@ class ComposerRepositorySync:
             normalized = normalize(version)
         except InvalidVersion:
             report.skipped.append((f"{name} {version}", "invalid version"))
+            return None, True
+        try:
+            check_links(upstream, version)
+        except BrokerError as exc:
+            # Served as it is, Composer would fail to load any version of the package (its vcs driver skips it).
+            report.skipped.append((f"{name} {version}", str(exc)))
             return None, True
         dist = upstream.get("dist")
         if not isinstance(dist, dict) or dist.get("type") != "zip" or not dist.get("url"):
