@@ -150,8 +150,22 @@ async def test_sources_leases_refs_and_the_scheduled_sync(core: Broker) -> None:
     # Due: an unfinished pass first, then never synced; this runtime has no git, so each sync records that
     # error on its source (which ends the pass).
     other = await core.sources.add("git", "https://git.example.test/acme/other.git")
-    assert [s.id for s in await core.sources.due(core.clock.now())] == [source.id, other.id]
+    assert [s.id for s in await core.sources.due(interval=0)] == [source.id, other.id]
     reports = await sync_due(core, interval=0)
     assert [r.source_id for r in reports] == [source.id, other.id]
     assert (await core.sources.get(source.id)).sync_cursor is None
     assert {(await core.sources.get(i)).status for i in (source.id, other.id)} == {"error"}
+
+
+async def test_due_sources_follow_their_own_interval_and_skip_disabled_ones(core: Broker) -> None:
+    quick = await core.sources.add("composer", "https://quick.example.test")
+    slow = await core.sources.add("composer", "https://slow.example.test")
+    paused = await core.sources.add("composer", "https://paused.example.test")
+    await core.sources.update(slow.id, sync_interval=3600)
+    await core.sources.update(paused.id, enabled=False)
+    synced = core.clock.now() - 120
+    await core.ports.db.execute("UPDATE sources SET last_synced_at = ?", (synced,))
+    assert [s.id for s in await core.sources.due(interval=60)] == [quick.id]
+    assert [s.id for s in await core.sources.due(interval=600)] == []
+    await core.sources.update(paused.id, enabled=True)
+    assert {s.id for s in await core.sources.due(interval=60)} == {quick.id, paused.id}

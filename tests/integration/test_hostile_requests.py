@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -54,12 +55,12 @@ async def test_a_hostile_notify_body_is_a_400(broker: Broker, client: Client, bo
 @pytest.mark.parametrize(
     ("manifest", "message"),
     [
-        ('{"name": "acme/deep", "version": "1.0.0", "extra": ' + "[" * 100_000, "nested more than"),
-        (
-            '{"name": "acme/deep", "version": "1.0.0", "extra": {"a": ' + "[" * 500 + "]" * 500 + "}}",
-            "nested more than",
-        ),
-        ('{"name": "acme/deep", "version": "1.0.0", "extra": ' + "9" * 5_000 + "}", "not valid JSON"),
+        # Deeper than PHP's json_decode reads (Composer could not read it either): measured before parsing,
+        # since in Pyodide json.loads would overflow the Wasm stack and kill the Worker's interpreter.
+        ('{"name": "acme/deep", "version": "1.0.0", "extra": ' + "[" * 100_000, "more than 511 levels deep"),
+        ('{"name": "acme/deep", "version": "1.0.0", "extra": {"a": ' + "[" * 600 + "]" * 600 + "}}", "511 levels"),
+        # A number PHP reads as infinity, where Composer would keep it: it cannot be written back as JSON.
+        ('{"name": "acme/deep", "version": "1.0.0", "extra": {"a": ' + "9" * 5_000 + "}}", "number too large"),
     ],
 )
 async def test_a_hostile_composer_json_is_a_400(broker: Broker, client: Client, manifest: str, message: str) -> None:
@@ -69,6 +70,18 @@ async def test_a_hostile_composer_json_is_a_400(broker: Broker, client: Client, 
     )
     assert response.status == 400, data
     assert message in json.loads(data)["warning"]
+
+
+async def test_a_deep_but_readable_composer_json_is_published_as_composer_reads_it(
+    broker: Broker, client: Client
+) -> None:
+    """500 levels: PHP's json_decode reads it (its limit is 512), so the broker does too."""
+    _, secret = await broker.tokens.create("ci", permission="write")
+    manifest = '{"name": "acme/deep", "version": "1.0.0", "extra": {"a": ' + "[" * 500 + "]" * 500 + "}}"
+    response, data = await client.request(
+        "POST", "/api/artifacts", headers=basic(secret), body=make_zip({"composer.json": manifest})
+    )
+    assert response.status == 201, data
 
 
 # -- notify-batch ----------------------------------------------------------------------------------
@@ -137,3 +150,14 @@ async def test_search_prefixes_are_plain_text_not_patterns(broker: Broker, clien
     _, scoped = await broker.tokens.create("reader", allowed_package_prefixes=["acme/a_"])
     response, data = await client.request("GET", "/search.json", query="q=acme", headers=basic(scoped))
     assert [r["name"] for r in json.loads(data)["results"]] == ["acme/a_b"]
+
+
+async def test_the_index_tells_composer_to_allow_plain_http_only_on_plain_http(broker: Broker, client: Client) -> None:
+    response, body = await client.request("GET", "/", headers={"host": "broker.test"})
+    assert response.status == 200
+    assert json.loads(body)["composer"]["setup"][-1] == "composer config secure-http false"
+    broker.settings = replace(broker.settings, base_url="https://composer.example.com")
+    _, body = await client.request("GET", "/", headers={"host": "broker.test"})
+    setup = json.loads(body)["composer"]["setup"]
+    assert setup[0] == "composer config repositories.package-broker composer https://composer.example.com"
+    assert not [line for line in setup if "secure-http" in line]

@@ -32,6 +32,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const ISOLATE_MEMORY_LIMIT = 128 * 1024 * 1024;
 const SESSION = "/session/metadata";
 
+/** The schema migrations, shipped in the package and read by `wrangler d1 migrations` (migrations_dir). */
+export const SCHEMA_DIR = path.join(ROOT, "src/package_broker/schema");
+export const migrationNames = () => fs.readdirSync(SCHEMA_DIR).filter((f) => f.endsWith(".sql")).sort();
+
 /** Binding names and ids exactly as wrangler.toml declares them, so state is shared with wrangler --local. */
 export function wranglerBindings() {
   const toml = fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
@@ -294,9 +298,7 @@ export async function createHarness({
     },
     /** Apply the schema migrations through the D1 binding with the broker's own migrator (ledger d1_migrations). */
     async migrate() {
-      const dir = path.join(ROOT, "src/package_broker/schema");
-      const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
-      const sql = Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(dir, f), "utf8")]));
+      const sql = Object.fromEntries(migrationNames().map((f) => [f, fs.readFileSync(path.join(SCHEMA_DIR, f), "utf8")]));
       return (
         await harness.runPython(
           `

@@ -5,6 +5,7 @@ BrokerError
 ├── InvalidInput         the caller sent something we cannot serve (4xx, nothing is stored)
 │   ├── InvalidName      a package name Composer would not accept, or a traversal attempt
 │   ├── InvalidVersion   a version string Composer's VersionParser rejects
+│   ├── InvalidConstraint a version constraint Composer's VersionParser cannot parse
 │   ├── InvalidManifest  a composer.json that is not valid JSON or lacks what we need
 │   ├── InvalidArchive   an upload that is not a safe zip with a composer.json
 │   └── PayloadTooLarge  a body over the configured limit
@@ -42,6 +43,10 @@ class InvalidName(InvalidInput):
 
 class InvalidVersion(InvalidInput):
     """A version string that Composer's VersionParser refuses."""
+
+
+class InvalidConstraint(InvalidInput):
+    """A version constraint (`^1.0 || 2.x`) that Composer's VersionParser cannot parse."""
 
 
 class InvalidManifest(InvalidInput):

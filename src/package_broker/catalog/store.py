@@ -127,6 +127,15 @@ class Catalog:
         rows = await self.db.fetch_all(f"SELECT {_VERSION_READ} FROM versions WHERE package = ?", (name,))
         return [VersionRow.from_db(row) for row in rows]
 
+    async def served_versions(self, name: str) -> list[VersionRow]:
+        """The versions metadata lists: all but those an operator hid (catalog/admin.py)."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_VERSION_READ} FROM versions v WHERE package = ? AND NOT EXISTS (SELECT 1 FROM hidden_versions "
+            "h WHERE h.package = v.package AND h.version_normalized = v.version_normalized)",
+            (name,),
+        )
+        return [VersionRow.from_db(row) for row in rows]
+
     async def names(self) -> tuple[list[str], int]:
         """Return every package name (sorted) and when that set of names last changed."""
         rows = await self.db.fetch_all("SELECT name FROM packages ORDER BY name")

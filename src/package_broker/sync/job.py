@@ -145,7 +145,7 @@ async def sync_due(broker: Broker, interval: int, *, budget_seconds: float | Non
     """
     started = time.perf_counter()
     with budget.within(budget_seconds):
-        due = await broker.sources.due(broker.clock.now() - max(interval - 5, 0))
+        due = await broker.sources.due(interval)
         reports = []
         for source in due:
             report = await sync_source(broker, source)

@@ -66,6 +66,8 @@ async def index(ctx: Context) -> Response:
                 "setup": [
                     f"composer config repositories.package-broker composer {base}",
                     f"composer config http-basic.{ctx.request.host} token <your-token>",
+                    # Composer refuses plain-HTTP repositories unless told otherwise.
+                    *(["composer config secure-http false"] if base.startswith("http://") else []),
                 ],
             },
             "health": f"{base}/health",

@@ -10,6 +10,7 @@ import base64
 import binascii
 from datetime import UTC, datetime
 
+from ..composer.names import matches_prefix
 from . import tokens
 from .store import Token, TokenStore
 
@@ -117,5 +118,32 @@ def require_write(token: Token) -> None:
             "forbidden",
             f"This token ({token.token_prefix}…) is readonly; publishing and syncing need a token created "
             "with --permission write.",
+            status=403,
+        )
+
+
+def require_scope(token: Token, name: str, action: str = "read") -> None:
+    """Raises AuthError(403) unless `name` is within the token's `allowed_package_prefixes`.
+
+    Reads and writes obey the same scope. The message names only what the caller asked for and the
+    token's own prefixes, and is the same whether or not `name` exists, so a token cannot probe for names.
+    """
+    if not matches_prefix(name, token.allowed_package_prefixes):
+        raise AuthError(
+            "forbidden",
+            f"This token ({token.token_prefix}…) may not {action} {name}; it is limited to: "
+            f"{', '.join(token.allowed_package_prefixes or [])}",
+            status=403,
+        )
+
+
+def require_unscoped(token: Token, action: str) -> None:
+    """Raises AuthError(403) if the token is limited by `allowed_package_prefixes`: for actions (a sync of
+    every source) whose effects and report reach beyond any prefix."""
+    if token.allowed_package_prefixes is not None:
+        raise AuthError(
+            "forbidden",
+            f"This token ({token.token_prefix}…) is limited to {', '.join(token.allowed_package_prefixes)}; "
+            f"{action} needs a write token created without --allow-prefix.",
             status=403,
         )

@@ -16,12 +16,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..cache import Cache, bump_statement
+from ..composer.names import prefix_text
 from ..errors import Conflict
 from ..ports import Clock, Database
 from ..ports.database import Params
 
 NAMES_MODIFIED = "names_modified_at"
+#: Reported downloads matched per statement: 2 parameters each, plus the day, within D1's 100.
+DOWNLOADS_PER_STATEMENT = 40
 _DIST_COLUMNS = "package, reference, object_key, shasum, size, upstream_url"
+_VERSION_READ = "version_normalized, version, is_dev, reference, data, released_at"
+_VERSION_COLUMNS = "package, version_normalized, version, is_dev, reference, data, released_at, updated_at"
+_VERSION_UPDATE = (
+    "version = excluded.version, is_dev = excluded.is_dev, reference = excluded.reference, data = excluded.data, "
+    "released_at = excluded.released_at, updated_at = excluded.updated_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +124,14 @@ class Catalog:
         return str(row["name"]) if row else None
 
     async def versions(self, name: str) -> list[VersionRow]:
+        rows = await self.db.fetch_all(f"SELECT {_VERSION_READ} FROM versions WHERE package = ?", (name,))
+        return [VersionRow.from_db(row) for row in rows]
+
+    async def served_versions(self, name: str) -> list[VersionRow]:
+        """The versions metadata lists: all but those an operator hid (catalog/admin.py)."""
         rows = await self.db.fetch_all(
-            "SELECT version_normalized, version, is_dev, reference, data, released_at FROM versions WHERE package = ?",
+            f"SELECT {_VERSION_READ} FROM versions v WHERE package = ? AND NOT EXISTS (SELECT 1 FROM hidden_versions "
+            "h WHERE h.package = v.package AND h.version_normalized = v.version_normalized)",
             (name,),
         )
         return [VersionRow.from_db(row) for row in rows]
@@ -126,13 +141,20 @@ class Catalog:
         rows = await self.db.fetch_all("SELECT name FROM packages ORDER BY name")
         return [row["name"] for row in rows], await self.state_int(NAMES_MODIFIED)
 
-    async def search(self, query: str, limit: int = 50) -> list[dict[str, Any]]:
+    async def search(self, query: str, limit: int = 50, prefixes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Packages whose name or description contains `query`, limited to names starting with one of
+        `prefixes` (None: every name) in the query itself, so the limit counts only what the caller may see."""
+        if prefixes is not None and not prefixes:
+            return []
         # LIKE ignores ASCII case on SQLite/D1 but not on PostgreSQL: the database lower-cases both sides.
-        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = "%" + _like_escape(query) + "%"
+        scope = ""
+        if prefixes is not None:
+            scope = " AND (" + " OR ".join(["name LIKE ? ESCAPE '\\'"] * len(prefixes)) + ")"
         return await self.db.fetch_all(
-            "SELECT name, description FROM packages WHERE LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
-            "OR LOWER(description) LIKE LOWER(?) ESCAPE '\\' ORDER BY name LIMIT ?",
-            (like, like, limit),
+            "SELECT name, description FROM packages WHERE (LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
+            f"OR LOWER(description) LIKE LOWER(?) ESCAPE '\\'){scope} ORDER BY name LIMIT ?",
+            (like, like, *(_like_escape(prefix_text(p)) + "%" for p in prefixes or ()), limit),
         )
 
     async def dist(self, package: str, reference: str) -> DistRow | None:
@@ -151,11 +173,7 @@ class Catalog:
         package, versions, dists, names = await self.db.fetch_many(
             [
                 ("SELECT name, source_id, tags_modified_at, dev_modified_at FROM packages WHERE name = ?", (name,)),
-                (
-                    "SELECT version_normalized, version, is_dev, reference, data, released_at FROM versions "
-                    "WHERE package = ?",
-                    (name,),
-                ),
+                (f"SELECT {_VERSION_READ} FROM versions WHERE package = ?", (name,)),
                 (f"SELECT {_DIST_COLUMNS} FROM dists WHERE package = ?", (name,)),
                 ("SELECT value FROM broker_state WHERE name = ?", (NAMES_MODIFIED,)),
             ]
@@ -207,7 +225,7 @@ class Catalog:
                     "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (state.name, source_id, now, now, description, now),
                 ),
-                _set_state(NAMES_MODIFIED, self._after(state.names_modified_at), now),
+                state_statement(NAMES_MODIFIED, self._after(state.names_modified_at), now),
             ]
         wanted_by_key = {v.version_normalized: v for v in wanted}
         upserts = [v for k, v in wanted_by_key.items() if state.versions.get(k) != v]
@@ -223,6 +241,16 @@ class Catalog:
             self.cache.forget()
         return changed
 
+    def _modified_times(self, package: PackageRow, touched: Sequence[VersionRow]) -> tuple[int, int]:
+        """The package's new Last-Modified times (tags, branches) after `touched` versions changed."""
+        tags_at = package.tags_modified_at
+        dev_at = package.dev_modified_at
+        if any(not v.is_dev for v in touched):
+            tags_at = self._after(tags_at)
+        if any(v.is_dev for v in touched):
+            dev_at = self._after(dev_at)
+        return tags_at, dev_at
+
     def _version_statements(
         self,
         package: PackageRow,
@@ -231,18 +259,12 @@ class Catalog:
         description: str | None,
         now: int,
     ) -> list[tuple[str, Params]]:
-        touched = upserts + deletes
-        tags_at = (
-            self._after(package.tags_modified_at) if any(not v.is_dev for v in touched) else package.tags_modified_at
-        )
-        dev_at = self._after(package.dev_modified_at) if any(v.is_dev for v in touched) else package.dev_modified_at
+        tags_at, dev_at = self._modified_times(package, upserts + deletes)
         statements: list[tuple[str, Params]] = [
             (
-                "INSERT INTO versions (package, version_normalized, version, is_dev, reference, data, released_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (package, version_normalized) DO UPDATE SET "
-                "version = excluded.version, is_dev = excluded.is_dev, reference = excluded.reference, "
-                "data = excluded.data, released_at = excluded.released_at, updated_at = excluded.updated_at",
-                (package.name, v.version_normalized, v.version, int(v.is_dev), v.reference, v.data, v.released_at, now),
+                f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                f"ON CONFLICT (package, version_normalized) DO UPDATE SET {_VERSION_UPDATE}",
+                _version_values(package.name, v, now),
             )
             for v in upserts
         ]
@@ -259,23 +281,99 @@ class Catalog:
         )
         return statements
 
+    async def publish(
+        self, state: PackageState, source_id: str, row: VersionRow, *, dist: DistRow, description: str | None = None
+    ) -> VersionRow | None:
+        """Serve `row` as a version of `state.name` unless that version changed since `state` was read.
+
+        A compare-and-set, so that concurrent publishers of one version (who all read the same state) cannot
+        all win: the version row is inserted only if it is still absent, or, when `state` had one (a
+        replacement), updated only if it still has the reference `state` saw; and only if `source_id` owns
+        the name. One transaction, then one read of what is served now. The SQL is portable (SQLite, D1,
+        PostgreSQL): no driver has to report how many rows a statement changed.
+
+        Returns the row served for that version afterwards: `row` when this call won, another row when
+        someone else's won, None when the name belongs to another source. The dist record is kept either
+        way (the archive is stored; it is just not served).
+        """
+        now = self.clock.now()
+        name, key = state.name, row.version_normalized
+        package = state.package or PackageRow(name, source_id, now, now)
+        statements: list[tuple[str, Params]] = [_insert_dist(dist, now)]
+        if state.package is None:
+            statements += [
+                (
+                    "INSERT INTO packages (name, source_id, tags_modified_at, dev_modified_at, description, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, source_id, now, now, description, now),
+                ),
+                state_statement(NAMES_MODIFIED, self._after(state.names_modified_at), now),
+            ]
+        previous = state.versions.get(key)
+        on_conflict = (
+            "DO NOTHING" if previous is None else f"DO UPDATE SET {_VERSION_UPDATE} WHERE versions.reference = ?"
+        )
+        statements.append(
+            (
+                f"INSERT INTO versions ({_VERSION_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM packages WHERE name = ? AND source_id = ?) "
+                f"ON CONFLICT (package, version_normalized) {on_conflict}",
+                (*_version_values(name, row, now), name, source_id, *([previous.reference] if previous else [])),
+            )
+        )
+        tags_at, dev_at = self._modified_times(package, [row] + ([previous] if previous else []))
+        statements += [
+            (
+                "UPDATE packages SET tags_modified_at = ?, dev_modified_at = ?, description = COALESCE(?, description) "
+                "WHERE name = ? AND EXISTS (SELECT 1 FROM versions WHERE package = ? AND version_normalized = ? "
+                "AND reference = ?)",
+                (tags_at, dev_at, description, name, name, key, row.reference),
+            ),
+            bump_statement(now),
+        ]
+        await self.db.batch(statements)
+        self.cache.forget()
+        served = await self.db.fetch_one(
+            f"SELECT {_VERSION_READ} FROM versions WHERE package = ? AND version_normalized = ?", (name, key)
+        )
+        return VersionRow.from_db(served) if served else None
+
     async def add_dist(self, dist: DistRow) -> None:
         """Record a stored archive. Idempotent: the first record for a (package, reference) wins."""
         await self.db.execute(*_insert_dist(dist, self.clock.now()))
 
-    async def count_downloads(self, downloads: list[tuple[str, str]]) -> None:
-        """Add one install per (package, normalized version), as reported through notify-batch."""
+    async def count_downloads(self, downloads: Sequence[tuple[str, str]]) -> None:
+        """Add one install per reported (package, normalized version) that is served, in one batch.
+
+        Each statement inserts from a SELECT on `versions`, so pairs the broker does not serve count
+        nothing and a report cannot create rows at will; a pair reported twice counts once. Statements take
+        at most DOWNLOADS_PER_STATEMENT pairs (D1 binds at most 100 parameters per statement).
+        """
+        pairs = list(dict.fromkeys(downloads))
         day = _day(self.clock.now())
-        await self.db.batch(
-            [
+        statements: list[tuple[str, Params]] = []
+        for start in range(0, len(pairs), DOWNLOADS_PER_STATEMENT):
+            chunk = pairs[start : start + DOWNLOADS_PER_STATEMENT]
+            match = " OR ".join(["(package = ? AND version_normalized = ?)"] * len(chunk))
+            statements.append(
                 (
-                    "INSERT INTO downloads (package, version_normalized, day, count) VALUES (?, ?, ?, 1) "
+                    "INSERT INTO downloads (package, version_normalized, day, count) "
+                    f"SELECT package, version_normalized, ?, 1 FROM versions WHERE {match} "
                     "ON CONFLICT (package, version_normalized, day) DO UPDATE SET count = downloads.count + 1",
-                    (package, version, day),
+                    (day, *(value for pair in chunk for value in pair)),
                 )
-                for package, version in downloads
-            ]
-        )
+            )
+        if statements:
+            await self.db.batch(statements)
+
+
+def _like_escape(text: str) -> str:
+    """`text` as a LIKE pattern matching itself (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _version_values(package: str, v: VersionRow, now: int) -> Params:
+    return (package, v.version_normalized, v.version, int(v.is_dev), v.reference, v.data, v.released_at, now)
 
 
 def _insert_dist(dist: DistRow, now: int) -> tuple[str, Params]:
@@ -286,7 +384,8 @@ def _insert_dist(dist: DistRow, now: int) -> tuple[str, Params]:
     )
 
 
-def _set_state(name: str, value: int, now: int) -> tuple[str, Params]:
+def state_statement(name: str, value: int, now: int) -> tuple[str, Params]:
+    """The statement that sets a `broker_state` value (read back with `Catalog.state_int`)."""
     return (
         "INSERT INTO broker_state (name, value, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -124,7 +124,7 @@ class Documents:
         package = await self.catalog.package(name)
         if package is None:
             return None
-        rows = await self.catalog.versions(name)
+        rows = await self.catalog.served_versions(name)
         modified = package.dev_modified_at if dev else package.tags_modified_at
         document = make_document(p2_body(name, rows, dev=dev, base_url=base_url), modified, base_url)
         await self.cache.put(

@@ -1,7 +1,9 @@
 """Package names: Composer's own rules, which also make names safe to use in URLs and storage keys.
 
 A valid name is `vendor/package` made of lower-case words joined by `-`, `.` or `_` (never `..`, never a
-leading dot, never `%` or `\\`), so a name that passes `validate_name` cannot traverse a path.
+leading dot, never `%` or `\\`), so a name that passes `validate_name` cannot traverse a path. The patterns
+are Composer's PCRE ones with `re.ASCII`: under Python's Unicode IGNORECASE, `[a-z]` would also accept `K`
+(the Kelvin sign) or `ı`.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import re
 
 from ..errors import InvalidName
+from .php import strtolower
 
-_NAME = re.compile(r"^[a-z0-9](?:[_.-]?[a-z0-9]++)*+/[a-z0-9](?:(?:[_.]|-{1,2})?[a-z0-9]++)*+$", re.IGNORECASE)
+_NAME = re.compile(
+    r"^[a-z0-9](?:[_.-]?[a-z0-9]++)*+/[a-z0-9](?:(?:[_.]|-{1,2})?[a-z0-9]++)*+$", re.IGNORECASE | re.ASCII
+)
 _RESERVED = frozenset(
     ["nul", "con", "prn", "aux"] + [f"com{i}" for i in range(1, 10)] + [f"lpt{i}" for i in range(1, 10)]
 )
@@ -24,13 +29,13 @@ def naming_error(name: str) -> str | None:
             f"{name} is invalid, it should have a vendor name, a forward slash, and a package name. "
             "The vendor and package name can be words separated by -, . or _."
         )
-    vendor, package = name.lower().split("/")
+    vendor, package = strtolower(name).split("/")
     if vendor in _RESERVED or package in _RESERVED:
         return f"{name} is reserved, package and vendor names can not match any of: {', '.join(sorted(_RESERVED))}."
     if name.endswith(".json"):
         return f"{name} is invalid, package names can not end in .json, consider using a -json suffix instead."
     if re.search(r"[A-Z]", name):
-        suggestion = _CAMEL.sub(lambda m: f"{m[1] or ''}{m[3] or ''}-{m[2] or ''}{m[4] or ''}", name).lower()
+        suggestion = strtolower(_CAMEL.sub(lambda m: f"{m[1] or ''}{m[3] or ''}-{m[2] or ''}{m[4] or ''}", name))
         return f"{name} is invalid, it should not contain uppercase characters. We suggest using {suggestion} instead."
     return None
 
@@ -55,4 +60,9 @@ def matches_prefix(name: str, prefixes: list[str] | None) -> bool:
     """
     if prefixes is None:
         return True
-    return any(name.startswith(p[:-1] if p.endswith("*") else p) for p in prefixes)
+    return any(name.startswith(prefix_text(p)) for p in prefixes)
+
+
+def prefix_text(prefix: str) -> str:
+    """What a name must start with to match `prefix` (`acme/lib-*` and `acme/lib-` both mean `acme/lib-`)."""
+    return prefix[:-1] if prefix.endswith("*") else prefix

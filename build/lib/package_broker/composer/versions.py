@@ -1,32 +1,35 @@
 """Version strings exactly as Composer reads them.
 
-Composer normalises every version before it compares anything (`composer/semver`'s `VersionParser`) and its
-VCS repository turns tag and branch names into versions with a few extra rules (`VcsRepository`). If we
-disagreed with either, `composer install` would resolve differently against us than against packagist.
-tests/unit/composer/test_versions.py checks a table of cases and, where PHP is installed, cross-checks
-the real VersionParser.
+Composer normalises every version before it compares anything (`composer/semver`'s `VersionParser`); if we
+disagreed, `composer install` would resolve differently against us than against packagist. (Git refs get a
+few extra rules from Composer's VCS repository: see refs.py.)
+tests/unit/composer/test_versions.py checks a table of cases against the real VersionParser, and
+tests/property/ generates more. Every pattern is PCRE's ported with `re.ASCII`: PHP matches bytes, so
+`\\d` is 0-9 and `i` folds A-Z only, while Python's defaults would accept `١.0` or `1.0-ſtable`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..errors import InvalidVersion
+from .php import strtolower, trim
 
-# Composer's modifier grammar: stability word, optional numbers, optional trailing "dev".
-_MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*+)?)?([.-]?dev)?"
-_STABILITIES = r"stable|RC|beta|alpha|dev"
+#: Composer's modifier grammar: stability word, optional numbers, optional trailing "dev".
+MODIFIER = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*+)?)?([.-]?dev)?"
+STABILITIES = r"stable|RC|beta|alpha|dev"
 
-_ALIAS = re.compile(r"^([^,\s]++) ++as ++([^,\s]++)$")
-_STABILITY_FLAG = re.compile(rf"@(?:{_STABILITIES})$", re.IGNORECASE)
-_BUILD_METADATA = re.compile(r"^([^,\s+]++)\+[^\s]++$")
-_CLASSICAL = re.compile(rf"^v?(\d{{1,5}})(\.\d++)?(\.\d++)?(\.\d++)?{_MODIFIER}$", re.IGNORECASE)
-_DATE = re.compile(rf"^v?(\d{{4}}(?:[.:-]?\d{{2}}){{1,6}}(?:[.:-]?\d{{1,3}})?){_MODIFIER}$", re.IGNORECASE)
-_DEV_SUFFIX = re.compile(r"(.*?)[.-]?dev$", re.IGNORECASE)
-_NUMERIC_BRANCH = re.compile(r"^v?(\d++)(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?$", re.IGNORECASE)
-_STABILITY_OF = re.compile(rf"{_MODIFIER}(?:\+.*)?$", re.IGNORECASE)
-_PHP_WHITESPACE = " \t\n\r\0\x0b"
+_I = re.IGNORECASE | re.ASCII
+_ALIAS = re.compile(r"^([^,\s]++) ++as ++([^,\s]++)$", re.ASCII)
+_STABILITY_FLAG = re.compile(rf"@(?:{STABILITIES})$", _I)
+_BUILD_METADATA = re.compile(r"^([^,\s+]++)\+[^\s]++$", re.ASCII)
+_CLASSICAL = re.compile(rf"^v?(\d{{1,5}})(\.\d++)?(\.\d++)?(\.\d++)?{MODIFIER}$", _I)
+_DATE = re.compile(rf"^v?(\d{{4}}(?:[.:-]?\d{{2}}){{1,6}}(?:[.:-]?\d{{1,3}})?){MODIFIER}$", _I)
+_DEV_SUFFIX = re.compile(r"(.*?)[.-]?dev$", _I)
+_NUMERIC_BRANCH = re.compile(r"^v?(\d++)(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?(\.(?:\d++|[xX*]))?$", _I)
+_STABILITY_OF = re.compile(rf"{MODIFIER}(?:\+.*)?$", _I)
+_NOT_DIGIT = re.compile(r"\D", re.ASCII)
+_REFERENCE = re.compile(r"#.+$")
 
 #: What Composer calls the default branch when it cannot name a version for it.
 DEFAULT_BRANCH_ALIAS = "9999999-dev"
@@ -40,14 +43,14 @@ def normalize(version: str) -> str:
     Raises:
         InvalidVersion: when Composer would throw "Invalid version string".
     """
-    original = version = version.strip(_PHP_WHITESPACE)
+    original = version = trim(version)
     if match := _ALIAS.match(version):
         version = match[1]
     if match := _STABILITY_FLAG.search(version):
         version = version[: len(version) - len(match[0])]
     if version in ("master", "trunk", "default"):
         version = "dev-" + version
-    if version[:4].lower() == "dev-":
+    if strtolower(version[:4]) == "dev-":
         return "dev-" + version[4:]
     if match := _BUILD_METADATA.match(version):
         version = match[1]
@@ -56,7 +59,7 @@ def normalize(version: str) -> str:
         version = match[1] + (match[2] or ".0") + (match[3] or ".0") + (match[4] or ".0")
         index = 5
     elif match := _DATE.match(version):
-        version = re.sub(r"\D", ".", match[1])
+        version = _NOT_DIGIT.sub(".", match[1])
         index = 2
     else:
         match = None
@@ -68,7 +71,7 @@ def normalize(version: str) -> str:
                 return version
             version += (
                 "-"
-                + _STABILITY_WORDS.get(stability.lower(), stability.lower())
+                + _STABILITY_WORDS.get(strtolower(stability), strtolower(stability))
                 + ((match[index + 1] or "").lstrip(".-"))
             )
         if match[index + 2]:
@@ -81,12 +84,25 @@ def normalize(version: str) -> str:
         if "dev-" not in normalized:
             return normalized
 
-    raise InvalidVersion(f'Invalid version string "{original}"')
+    raise InvalidVersion(f'Invalid version string "{original}"' + _alias_hint(version, original))
+
+
+def _alias_hint(version: str, full: str) -> str:
+    """The hint VersionParser adds when the invalid part is one side of `a as b`."""
+    flag = rf"(?:@(?:{STABILITIES}))?"
+    if re.search(rf" +as +{re.escape(version)}{flag}$", full):
+        return f' in "{full}", the alias must be an exact version'
+    if re.match(rf"{re.escape(version)}{flag} +as +", full):
+        return (
+            f' in "{full}", the alias source must be an exact version, '
+            "if it is a branch name you should prefix it with dev-"
+        )
+    return ""
 
 
 def normalize_branch(name: str) -> str:
     """Return the normalised version of a branch: `2.x` -> `2.9999999.9999999.9999999-dev`, `main` -> `dev-main`."""
-    name = name.strip(_PHP_WHITESPACE)
+    name = trim(name)
     if match := _NUMERIC_BRANCH.match(name):
         parts = "".join(
             (match[i].replace("*", "x").replace("X", "x") if match[i] is not None else ".x") for i in range(1, 5)
@@ -97,10 +113,10 @@ def normalize_branch(name: str) -> str:
 
 def parse_stability(version: str) -> str:
     """Return `dev`, `alpha`, `beta`, `RC` or `stable`, as Composer's VersionParser::parseStability does."""
-    version = re.sub(r"#.+$", "", version)
+    version = _REFERENCE.sub("", version)
     if version.startswith("dev-") or version.endswith("-dev"):
         return "dev"
-    match = _STABILITY_OF.search(version.lower())
+    match = _STABILITY_OF.search(strtolower(version))
     if match is None:  # pragma: no cover - the pattern matches the empty string at the end
         return "stable"
     if match[3]:
@@ -118,54 +134,3 @@ def parse_stability(version: str) -> str:
 def is_dev(version_normalized: str) -> bool:
     """True for versions that belong in `p2/<name>~dev.json` (branches), false for tagged releases."""
     return parse_stability(version_normalized) == "dev"
-
-
-@dataclass(frozen=True, slots=True)
-class RefVersion:
-    """The version Composer gives a git ref: `version` as shown to users, `normalized` for comparisons."""
-
-    version: str
-    normalized: str
-
-
-def tag_version(tag: str, manifest_version: str | None = None) -> RefVersion:
-    """Return the version of a git tag, following Composer's VcsRepository.
-
-    A `release-` prefix is dropped, a `-dev` suffix is not allowed, and when composer.json declares a
-    `version` it must normalise to the same value as the tag.
-
-    Raises:
-        InvalidVersion: the tag is not a version, or composer.json's version disagrees with it.
-    """
-    tag = tag.replace("release-", "")
-    try:
-        parsed = normalize(tag)
-    except InvalidVersion:
-        raise InvalidVersion(f'tag "{tag}" is not a valid version name') from None
-    if manifest_version is not None:
-        version, normalized = manifest_version, normalize(manifest_version)
-    else:
-        version, normalized = tag, parsed
-    version = re.sub(r"[.-]?dev$", "", version, flags=re.IGNORECASE)
-    normalized = re.sub(r"(^dev-|[.-]?dev$)", "", normalized, flags=re.IGNORECASE)
-    if normalized != parsed:
-        if re.search(r"(^dev-|[.-]?dev$)", parsed, re.IGNORECASE):
-            raise InvalidVersion(f'tag "{tag}" uses a dev prefix or suffix, which tags cannot have')
-        raise InvalidVersion(f'tag "{tag}" ({parsed}) does not match the version in composer.json ({normalized})')
-    return RefVersion(version, normalized)
-
-
-def branch_version(branch: str) -> RefVersion:
-    """Return the version of a git branch: `main` -> `dev-main`, `2.x` -> `2.x-dev`, `v1.0` -> `v1.0.x-dev`.
-
-    Raises:
-        InvalidVersion: the branch name contains characters that would break Composer's constraint parser.
-    """
-    if not branch or re.search(r"[\s,|]", branch):
-        raise InvalidVersion(f'branch "{branch}" cannot be used as a Composer version')
-    parsed = normalize_branch(branch)
-    if parsed.startswith("dev-") or parsed == DEFAULT_BRANCH_ALIAS:
-        # Composer 2.6+ turns '#' into '+' so the name is not read as "version#reference".
-        return RefVersion("dev-" + branch.replace("#", "+"), parsed.replace("#", "+"))
-    prefix = "v" if branch.startswith("v") else ""
-    return RefVersion(prefix + re.sub(r"(\.9{7})+", ".x", parsed), parsed)

@@ -13,7 +13,7 @@ class GitRef:
     #: Short name: `v1.0.0` for a tag, `main` for a branch.
     name: str
     kind: str  # "tag" | "branch"
-    #: The commit the ref points at (annotated tags are peeled).
+    #: The object the ref points at, annotated tags peeled to the end (a commit, or rarely a tree or blob).
     commit: str
 
 
@@ -27,15 +27,18 @@ class GitReader(Protocol):
         ...
 
     async def refs(self, url: str) -> tuple[list[GitRef], str | None]:
-        """Return every tag and branch of the mirror and the name of the default branch (if known)."""
+        """Return every tag and branch of the mirror and the name of the default branch (if known).
+
+        A name that is not UTF-8 keeps its other bytes as surrogates (`surrogateescape`).
+        """
         ...
 
     async def read_files(self, url: str, commit_paths: list[tuple[str, str]]) -> list[bytes | None]:
         """Return the content of each `(commit, path)`, or None where that file does not exist."""
         ...
 
-    async def commit_times(self, url: str, commits: list[str]) -> dict[str, int]:
-        """Return the committer time (Unix seconds) of each commit."""
+    async def author_times(self, url: str, objects: list[str]) -> dict[str, int]:
+        """Return the author time (Unix seconds) of each object that is a commit; others are left out."""
         ...
 
     async def archive(self, url: str, commit: str, out: BinaryIO) -> None:

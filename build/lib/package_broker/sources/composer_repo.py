@@ -23,10 +23,11 @@ import json
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from .. import budget
+from .. import budget, untrusted_json
 from ..artifacts.zips import inspect_zip
 from ..broker import Broker
 from ..catalog.store import DistRow, PackageState, VersionRow, dist_key, dist_path, first_description
+from ..composer.manifest import check_links
 from ..composer.minifier import expand
 from ..composer.names import naming_error
 from ..composer.versions import is_dev, normalize
@@ -97,7 +98,7 @@ class ComposerRepositorySync:
         if response.status != 200:
             raise SourceError(f"{root_url} answered HTTP {response.status}")
         try:
-            root = json.loads(response.body)
+            root = untrusted_json.loads(response.body)
         except ValueError:
             raise SourceError(f"{root_url} is not JSON") from None
         template = root.get("metadata-url") if isinstance(root, dict) else None
@@ -237,6 +238,12 @@ class ComposerRepositorySync:
         except InvalidVersion:
             report.skipped.append((f"{name} {version}", "invalid version"))
             return None, True
+        try:
+            check_links(upstream, version)
+        except BrokerError as exc:
+            # Served as it is, Composer would fail to load any version of the package (its vcs driver skips it).
+            report.skipped.append((f"{name} {version}", str(exc)))
+            return None, True
         dist = upstream.get("dist")
         if not isinstance(dist, dict) or dist.get("type") != "zip" or not dist.get("url"):
             report.skipped.append((f"{name} {version}", "no zip dist to mirror"))
@@ -290,7 +297,7 @@ class ComposerRepositorySync:
 
 def _versions(body: bytes, name: str) -> list[dict[str, Any]]:
     try:
-        document = json.loads(body)
+        document = untrusted_json.loads(body)
         versions = document["packages"].get(name, [])
     except (ValueError, KeyError, AttributeError, TypeError):
         raise SourceError(f"the metadata of {name} is not a Composer 2 p2 file") from None

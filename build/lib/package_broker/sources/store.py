@@ -20,7 +20,8 @@ UPLOADS_URL = "upload"
 #: sync renews it every LEASE_SECONDS / 3.
 LEASE_SECONDS = 90
 _COLUMNS = (
-    "id, kind, url, credentials, options, status, status_message, last_synced_at, sync_cursor, created_at, updated_at"
+    "id, kind, url, credentials, options, status, status_message, last_synced_at, sync_cursor, enabled, "
+    "sync_interval, created_at, updated_at"
 )
 
 
@@ -60,12 +61,16 @@ class Source:
     last_synced_at: int | None
     #: Where an unfinished sync pass stopped (the last package it completed); None: no pass under way.
     sync_cursor: str | None
+    #: False: the scheduler leaves it alone (what it serves stays served).
+    enabled: bool
+    #: Seconds between scheduled syncs of this source; None: SYNC_INTERVAL.
+    sync_interval: int | None
     created_at: int
     updated_at: int
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Source:
-        return cls(**row)
+        return cls(**{**row, "enabled": bool(row["enabled"])})
 
     def option(self, name: str) -> Any:
         return (json.loads(self.options) if self.options else {}).get(name)
@@ -157,16 +162,60 @@ class SourceStore:
         rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")
         return [Source.from_row(row) for row in rows]
 
-    async def due(self, cutoff: int) -> list[Source]:
-        """Sources to sync now: unfinished passes first, then never synced, then least recently synced
-        (those synced after `cutoff` wait). Uploads need no sync."""
+    async def due(self, interval: int) -> list[Source]:
+        """Enabled sources to sync now: unfinished passes first, then never synced, then least recently synced.
+
+        A source waits its own `sync_interval` (else `interval`, SYNC_INTERVAL) after its last complete sync,
+        less five seconds so that a sync on a timer of the same period is never just too early. Uploads need
+        no sync.
+        """
         rows = await self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM sources WHERE kind <> 'artifact' "
-            "AND (sync_cursor IS NOT NULL OR last_synced_at IS NULL OR last_synced_at <= ?) "
+            f"SELECT {_COLUMNS} FROM sources WHERE kind <> 'artifact' AND enabled = 1 AND (sync_cursor IS NOT NULL "
+            "OR last_synced_at IS NULL OR last_synced_at <= ? - COALESCE(sync_interval, ?)) "
             "ORDER BY sync_cursor IS NULL, last_synced_at IS NOT NULL, last_synced_at, id",
-            (cutoff,),
+            (self.clock.now() + 5, interval),
         )
         return [Source.from_row(row) for row in rows]
+
+    async def update(
+        self,
+        source_id: str,
+        *,
+        url: str | None = None,
+        credentials: str | None = None,
+        forget_credentials: bool = False,
+        sync_interval: int | None = None,
+        enabled: bool | None = None,
+    ) -> Source:
+        """Change what is given; a new URL or new credentials make the next sync read everything again."""
+        source = await self.get(source_id)
+        if source.kind == "artifact":
+            raise InvalidInput("the uploads source has nothing to edit; manage its packages with `package`")
+        changes: dict[str, Any] = {}
+        if url is not None and url != source.url:
+            check_source_url(url)
+            if await self.db.fetch_one("SELECT id FROM sources WHERE kind = ? AND url = ?", (source.kind, url)):
+                raise Conflict(f"a {source.kind} source for {url} already exists")
+            changes["url"] = url
+        if credentials is not None or forget_credentials:
+            changes["credentials"] = credentials
+        if url is not None or credentials is not None or forget_credentials:
+            changes["sync_cursor"] = None
+        if sync_interval is not None:
+            if sync_interval < 60:
+                raise InvalidInput("the interval is at least 60 seconds (to stop scheduled syncs: source disable)")
+            changes["sync_interval"] = sync_interval
+        if enabled is not None:
+            changes["enabled"] = int(enabled)
+        if changes:
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            update = f"UPDATE sources SET {assignments}, updated_at = ? WHERE id = ?"
+            statements: list[tuple[str, Params]] = [(update, (*changes.values(), self.clock.now(), source_id))]
+            if "url" in changes or "credentials" in changes:
+                # What was read from the old place says nothing about the new one.
+                statements.append(("DELETE FROM source_refs WHERE source_id = ?", (source_id,)))
+            await self.db.batch(statements)
+        return await self.get(source_id)
 
     async def acquire(self, source_id: str) -> Lease | None:
         """Take the sync lease, or None if another sync holds a live one on this source."""

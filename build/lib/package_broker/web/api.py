@@ -1,11 +1,16 @@
-"""The write side of the HTTP API, for CI pipelines with a `write` token: publish a zip, trigger a sync."""
+"""The write side of the HTTP API, for CI pipelines with a `write` token: publish a zip, trigger a sync.
+
+A write token limited by `allowed_package_prefixes` may publish only names its prefixes match (checked
+before anything about the name is read, so its errors name nothing outside its scope) and may not sync:
+a sync reaches every source and its report names them all.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from ..access.auth import require_write
+from ..access.auth import require_scope, require_unscoped, require_write
 from ..artifacts.publish import publish_archive
 from ..errors import InvalidInput, PayloadTooLarge
 from ..sync.job import sync_all
@@ -44,6 +49,7 @@ async def upload_artifact(ctx: Context) -> Response:
             blob,
             version=request.query_value("version") or None,
             replace=(request.query_value("replace") or "").lower() in ("1", "true", "yes"),
+            authorize=lambda name: require_scope(token, name, "publish"),
         )
     body = {**asdict(published), "dist_url": f"{ctx.base_url}/dists/{published.name}/{published.reference}.zip"}
     return json_response(201 if published.changed else 200, body)
@@ -53,6 +59,7 @@ async def trigger_sync(ctx: Context) -> Response:
     """`POST /api/sync[?source=src_...]`: sync now and report per source."""
     token = await ctx.authenticate()
     require_write(token)
+    require_unscoped(token, "syncing")
     source = ctx.request.query_value("source")
     reports = await sync_all(ctx.broker, [source] if source else None)
     return json_response(200, {"sources": [asdict(report) for report in reports]})

@@ -81,7 +81,7 @@ class App:
         except AuthError as exc:
             response = _auth_error(exc)
         except BrokerError as exc:
-            response = _broker_error(exc)
+            response = _broker_error(exc, request_id, request.path)
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id, "path": request.path})
             response = error_response(
@@ -145,7 +145,7 @@ def _auth_error(exc: AuthError) -> Response:
     return error_response(exc.status, "Forbidden", exc.warning, warning=exc.warning, reason=exc.reason)
 
 
-def _broker_error(exc: BrokerError) -> Response:
+def _broker_error(exc: BrokerError, request_id: str, path: str) -> Response:
     if isinstance(exc, InvalidInput):
         titles = {
             400: "Bad Request",
@@ -158,5 +158,11 @@ def _broker_error(exc: BrokerError) -> Response:
         return error_response(409, "Conflict", str(exc), warning=str(exc))
     if isinstance(exc, NotFound):
         return error_response(404, "Not Found", str(exc))
-    log.warning("request failed: %s", exc)
-    return error_response(503, "Service Unavailable", str(exc))
+    # A backend (database, key/value store, object store, upstream) failed: its message may carry SQL, table
+    # and constraint names or row values, so the client gets a sentence naming nothing internal and the
+    # log keeps the detail under the request id the client sees.
+    log.warning("request failed: %s", exc, extra={"request_id": request_id, "path": path})
+    message = (
+        f"The broker could not complete this request; try again. If it keeps failing, its log has request {request_id}."
+    )
+    return error_response(503, "Service Unavailable", message, warning=message, request_id=request_id)

@@ -1,21 +1,22 @@
 """The Composer protocol endpoints: packages.json, p2 files, dists, list, search, notify-batch.
 
-Visibility rule: a token sees a package only if it matches the token's `allowed_package_prefixes`.
+Visibility rule: a token sees a package only if it matches the token's `allowed_package_prefixes` (writes
+obey the same rule, see api.py).
 `packages.json` and `list.json` simply leave other names out; asking for one directly is 403 whether or
 not it exists, so a scoped token cannot probe for names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING
 
-from ..access.auth import AuthError
+from .. import untrusted_json
+from ..access.auth import require_scope
 from ..catalog.store import dist_key
 from ..composer.documents import Document
 from ..composer.names import matches_prefix, naming_error
-from ..errors import InvalidInput
+from ..errors import InvalidInput, PayloadTooLarge
 from .http import Request, Response, accepts_gzip, error_response, http_date, json_response, parse_http_date
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 _METADATA_CACHE = "private, no-cache"
 _DIST_CACHE = "private, max-age=31536000, immutable"
 _NOTIFY_LIMIT = 64 * 1024
+#: Packages one notify-batch report may list (Composer sends one report per install and repository).
+MAX_REPORTED_DOWNLOADS = 200
 
 
 _COMPOSER_1 = "This repository serves Composer 2 only. Upgrade with: composer self-update --2"
@@ -50,15 +53,8 @@ async def _authenticated(ctx: Context) -> Response | None:
 
 
 def _check_visible(ctx: Context, name: str) -> None:
-    token = ctx.token
-    assert token is not None
-    if not matches_prefix(name, token.allowed_package_prefixes):
-        raise AuthError(
-            "forbidden",
-            f"This token ({token.token_prefix}…) may not read {name}; it is limited to: "
-            f"{', '.join(token.allowed_package_prefixes or [])}",
-            status=403,
-        )
+    assert ctx.token is not None
+    require_scope(ctx.token, name, "read")
 
 
 def document_response(request: Request, document: Document) -> Response:
@@ -144,7 +140,8 @@ async def search_json(ctx: Context) -> Response:
     if (early := await _authenticated(ctx)) is not None:
         return early
     query = (ctx.request.query_value("q") or "").strip()
-    rows = await ctx.broker.catalog.search(query, limit=100)
+    assert ctx.token is not None
+    rows = await ctx.broker.catalog.search(query, limit=100, prefixes=ctx.token.allowed_package_prefixes)
     visible = set(_visible_names(ctx, tuple(row["name"] for row in rows)))
     results = [
         {"name": row["name"], "description": row["description"] or "", "url": f"{ctx.base_url}/p2/{row['name']}.json"}
@@ -155,20 +152,39 @@ async def search_json(ctx: Context) -> Response:
 
 
 async def notify_batch(ctx: Context) -> Response:
-    """Composer reports installs here after `install`/`update`; counted per version and day."""
+    """Composer reports installs here after `install`/`update`; counted per version and day.
+
+    Only versions this broker serves and the token may see are counted, at most MAX_REPORTED_DOWNLOADS
+    per report, in one database batch after the response is sent.
+    """
     if (early := await _authenticated(ctx)) is not None:
         return early
     body = b""
     async for chunk in ctx.request.body():
         body += chunk
         if len(body) > _NOTIFY_LIMIT:
-            raise InvalidInput("the download report is too large")
+            raise PayloadTooLarge("the download report is too large")
+    reported = _reported_downloads(body)
+    if len(reported) > MAX_REPORTED_DOWNLOADS:
+        raise PayloadTooLarge(
+            f"the download report lists {len(reported)} packages; at most {MAX_REPORTED_DOWNLOADS} are counted"
+        )
+    wanted = [(n, v) for n, v in reported if naming_error(n) is None and _visible_names(ctx, (n,))]
+    if wanted:
+        ctx.request.defer(ctx.broker.catalog.count_downloads(wanted))
+    return json_response(200, {"status": "success"})
+
+
+def _reported_downloads(body: bytes) -> list[tuple[str, str]]:
+    """The (name, version) pairs of a notify-batch body: `{"downloads": [{"name": ..., "version": ...}]}`."""
+    usage = 'expected {"downloads": [{"name": ..., "version": ...}]}'
     try:
-        reported = json.loads(body or b"{}").get("downloads", [])
-        pairs = [(str(d["name"]).lower(), str(d["version"])) for d in reported]
-    except (ValueError, AttributeError, TypeError, KeyError):
-        raise InvalidInput('expected {"downloads": [{"name": ..., "version": ...}]}') from None
-    counted = [(n, v) for n, v in pairs if naming_error(n) is None and _visible_names(ctx, (n,))]
-    if counted:
-        ctx.request.defer(ctx.broker.catalog.count_downloads(counted))
-    return json_response(200, {"status": "success", "counted": len(counted)})
+        data = untrusted_json.loads(body or b"{}")
+    except untrusted_json.UntrustedJsonError as exc:
+        raise InvalidInput(f"the download report is not valid JSON ({exc}); {usage}") from None
+    reported = data.get("downloads", []) if isinstance(data, dict) else None
+    if not isinstance(reported, list) or not all(
+        isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("version"), str) for d in reported
+    ):
+        raise InvalidInput(usage)
+    return [(d["name"].lower(), d["version"]) for d in reported]

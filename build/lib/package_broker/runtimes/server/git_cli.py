@@ -139,27 +139,44 @@ class GitCliReader:
             "-C",
             mirror,
             "for-each-ref",
-            "--format=%(refname)%00%(objectname)%00%(*objectname)",
+            "--format=%(refname)%00%(objectname)%00%(objecttype)",
             "refs/heads",
             "refs/tags",
             what="git for-each-ref",
         )
+        # Names as bytes would have them: a name that is not UTF-8 keeps its bytes as surrogates (the sync skips it).
+        listed = [line.split("\0") for line in out.decode("utf-8", "surrogateescape").splitlines()]
+        # An annotated tag may point at another tag: peel to the end, as `git show-ref --dereference` does for Composer.
+        annotated = [objectname for _, objectname, kind in listed if kind == "tag"]
+        peeled = dict(zip(annotated, await self._objects(mirror, [f"{sha}^{{}}" for sha in annotated]), strict=True))
         refs = []
-        for line in out.decode("utf-8", "replace").splitlines():
-            refname, objectname, peeled = line.split("\0")
+        for refname, objectname, _ in listed:
             if refname.startswith("refs/tags/"):
-                refs.append(GitRef(refname[len("refs/tags/") :], "tag", peeled or objectname))
+                target = peeled.get(objectname, (objectname, ""))[0]
+                refs.append(GitRef(refname[len("refs/tags/") :], "tag", target))
             elif refname.startswith("refs/heads/"):
                 refs.append(GitRef(refname[len("refs/heads/") :], "branch", objectname))
         try:
             head = (
                 (await self._run("-C", mirror, "symbolic-ref", "--short", "HEAD", what="git symbolic-ref"))
-                .decode()
+                .decode("utf-8", "surrogateescape")
                 .strip()
             )
         except SourceError:
             head = ""
         return refs, head or None
+
+    async def _objects(self, mirror: str, revisions: list[str]) -> list[tuple[str, str]]:
+        """(sha, type) of each revision (`("", "missing")` for one that does not resolve)."""
+        if not revisions:
+            return []
+        request = "".join(f"{revision}\n" for revision in revisions).encode()
+        out = await self._run("-C", mirror, "cat-file", "--batch-check", stdin=request, what="git cat-file")
+        found = []
+        for line in out.decode().splitlines():
+            parts = line.split()
+            found.append((parts[0], parts[1]) if len(parts) == 3 else ("", "missing"))
+        return found
 
     async def read_files(self, url: str, commit_paths: list[tuple[str, str]]) -> list[bytes | None]:
         if not commit_paths:
@@ -183,13 +200,26 @@ class GitCliReader:
                 results.append(None)
         return results
 
-    async def commit_times(self, url: str, commits: list[str]) -> dict[str, int]:
+    async def author_times(self, url: str, objects: list[str]) -> dict[str, int]:
         mirror = str(self.mirror_of(url))
+        # `git log` refuses the whole list if one object is a tree or blob (a tag may point at one).
+        kinds = await self._objects(mirror, objects)
+        commits = [sha for sha, (_, kind) in zip(objects, kinds, strict=True) if kind == "commit"]
         times: dict[str, int] = {}
         for start in range(0, len(commits), 500):
             chunk = commits[start : start + 500]
+            # %at, the author date: what Composer's git driver reports as `time` (not %ct, the committer's).
             out = await self._run(
-                "-C", mirror, "log", "--no-walk=unsorted", "--format=%H %ct", *chunk, "--", what="git log"
+                "-C",
+                mirror,
+                "-c",
+                "log.showSignature=false",
+                "log",
+                "--no-walk=unsorted",
+                "--format=%H %at",
+                *chunk,
+                "--",
+                what="git log",
             )
             for line in out.decode().splitlines():
                 sha, _, seconds = line.partition(" ")

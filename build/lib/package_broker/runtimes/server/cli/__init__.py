@@ -2,7 +2,8 @@
 
 * operate.py: run the broker (`serve`, `migrate`, `sync`, `publish`);
 * tokens.py: who may install (`token create|list|revoke`);
-* sources.py: what is served (`source add|list`).
+* sources.py: where packages come from (`source add|list|show|edit|disable|enable|remove`);
+* packages.py: what is served (`package list|show|delete|restore`).
 
 Every command reads the same environment as the server (DATA_DIR, DB_URL, ...) and applies pending
 migrations first, so commands work on a fresh machine in any order. Configuration errors end the command
@@ -19,6 +20,7 @@ import click
 
 from .... import __version__
 from .operate import migrate_command, publish, serve, sync
+from .packages import package
 from .sources import source
 from .tokens import token
 
@@ -37,5 +39,5 @@ def main() -> None:
     logs.configure(os.environ.get("LOG_LEVEL", "warning"), stream=sys.stderr)
 
 
-for command in (serve, migrate_command, sync, publish, token, source):
+for command in (serve, migrate_command, sync, publish, token, source, package):
     main.add_command(command)

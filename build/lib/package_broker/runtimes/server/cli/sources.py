@@ -34,6 +34,8 @@ def source_json(s: Source) -> dict[str, Any]:
         "status_message": s.status_message,
         "last_synced_at": iso(s.last_synced_at),
         "sync_cursor": s.sync_cursor,
+        "enabled": s.enabled,
+        "sync_interval": s.sync_interval,
         "created_at": iso(s.created_at),
     }
 
@@ -142,11 +144,129 @@ def source_add(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (times in ISO 8601).")
 def source_list(as_json: bool) -> None:
     """List sources with their sync status."""
-    found = run(lambda broker: broker.sources.all())
+
+    async def work(broker: Broker) -> tuple[list[Source], dict[str, list[tuple[str, int]]]]:
+        rows = await broker.ports.db.fetch_all(
+            "SELECT p.source_id, p.name, COUNT(v.version_normalized) AS n FROM packages p "
+            "LEFT JOIN versions v ON v.package = p.name GROUP BY p.source_id, p.name ORDER BY p.name"
+        )
+        served: dict[str, list[tuple[str, int]]] = {}
+        for row in rows:
+            served.setdefault(row["source_id"], []).append((row["name"], int(row["n"])))
+        return await broker.sources.all(), served
+
+    found, served = run(work)
     if as_json:
-        print_json([source_json(s) for s in found])
+        print_json([{**source_json(s), "packages": {n: c for n, c in served.get(s.id, [])}} for s in found])
         return
     for s in found:
-        click.echo(f"{s.id:<16} {s.kind:<9} {s.status:<8} synced {when(s.last_synced_at):<20} {s.url}")
-        if s.status_message:
+        what = "uploads" if s.kind == "artifact" else s.url
+        state = s.status if s.enabled else "disabled"
+        click.echo(f"{s.id:<16} {s.kind:<9} {state:<8} synced {when(s.last_synced_at):<20} {what}")
+        if s.status_message and s.kind != "artifact":
             click.echo(f"{'':<16} {s.status_message}")
+        packages = served.get(s.id, [])
+        if packages:
+            shown = ", ".join(f"{name} ({count})" for name, count in packages[:8])
+            more = f" and {len(packages) - 8} more (package list)" if len(packages) > 8 else ""
+            click.echo(f"{'':<16} serves {shown}{more}")
+
+
+@source.command("show")
+@click.argument("source_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (times in ISO 8601).")
+def source_show(source_id: str, as_json: bool) -> None:
+    """One source: its status, what it serves, and every ref it read or skipped, with the reason."""
+
+    async def work(broker: Broker) -> tuple[Source, list[dict[str, Any]], list[str]]:
+        found = await broker.sources.get(source_id)
+        refs = sorted((await broker.sources.refs(source_id)).values(), key=lambda r: str(r["ref"]))
+        rows = await broker.ports.db.fetch_all(
+            "SELECT name FROM packages WHERE source_id = ? ORDER BY name", (source_id,)
+        )
+        return found, refs, [row["name"] for row in rows]
+
+    found, refs, names = run(work)
+    if as_json:
+        print_json({**source_json(found), "packages": names, "refs": refs})
+        return
+    state = "enabled" if found.enabled else "disabled (not synced by the scheduler)"
+    click.echo(f"{found.id}: {found.kind} {found.url}  [{state}]")
+    click.echo(f"status: {found.status}, last complete sync {when(found.last_synced_at)}")
+    if found.status_message:
+        click.echo(f"  {found.status_message}")
+    interval = f"every {found.sync_interval} s" if found.sync_interval else "every SYNC_INTERVAL"
+    click.echo(f"scheduled: {interval}" + ("; credentials stored encrypted" if found.credentials else ""))
+    click.echo(f"serves: {', '.join(names) if names else 'nothing yet'}")
+    skipped = [r for r in refs if r["status"] != "ok"]
+    click.echo(f"\n{len(refs)} refs read, {len(skipped)} skipped" + (":" if skipped else ""))
+    for ref in skipped:
+        click.echo(f"  {ref['ref']}: {ref['reason']}")
+
+
+@source.command("edit")
+@click.argument("source_id")
+@click.option("--url", help="A new URL (the next sync reads everything again).")
+@click.option("--username", help="A new upstream user (with --password-env).")
+@click.option("--password-env", metavar="VAR", help="Read the new password or token from this variable.")
+@click.option("--no-credentials", is_flag=True, help="Forget the stored credentials.")
+@click.option("--interval", type=int, help="Seconds between scheduled syncs of this source (at least 60).")
+def source_edit(
+    source_id: str,
+    url: str | None,
+    username: str | None,
+    password_env: str | None,
+    no_credentials: bool,
+    interval: int | None,
+) -> None:
+    """Change a source's URL, credentials or sync interval."""
+    credentials: dict[str, str] | None = None
+    if url is not None:
+        url, inline = split_credentials(url)
+        if inline:
+            credentials = {"username": inline[0], "password": inline[1]}
+    if password_env:
+        secret = os.environ.get(password_env)
+        if not secret:
+            fail(f"--password-env {password_env}: that variable is empty or not set")
+        credentials = {"username": username, "password": secret} if username else {"token": secret}
+    if credentials is not None and no_credentials:
+        fail("--no-credentials and new credentials contradict each other")
+
+    async def work(broker: Broker) -> Source:
+        sealed = await broker.seal_credentials(credentials) if credentials else None
+        return await broker.sources.update(
+            source_id, url=url, credentials=sealed, forget_credentials=no_credentials, sync_interval=interval
+        )
+
+    edited = run(work)
+    click.echo(f"Updated {edited.id}: {edited.kind} {edited.url}")
+
+
+@source.command("disable")
+@click.argument("source_id")
+def source_disable(source_id: str) -> None:
+    """Stop scheduled syncs of a source; what it serves stays served."""
+    run(lambda broker: broker.sources.update(source_id, enabled=False))
+    click.echo(f"{source_id} is disabled: the scheduler skips it (`package-broker sync {source_id}` still works).")
+
+
+@source.command("enable")
+@click.argument("source_id")
+def source_enable(source_id: str) -> None:
+    """Schedule syncs of a disabled source again."""
+    run(lambda broker: broker.sources.update(source_id, enabled=True))
+    click.echo(f"{source_id} is enabled.")
+
+
+@source.command("remove")
+@click.argument("source_id")
+@click.option("--purge", is_flag=True, help="Delete its archives too: composer.lock files naming them stop installing.")
+def source_remove(source_id: str, purge: bool) -> None:
+    """Stop syncing and serving a source. Its archives stay downloadable unless --purge."""
+    from ....catalog.admin import remove_source
+
+    names = run(lambda broker: remove_source(broker, source_id, purge=purge))
+    gone = ", ".join(names) if names else "nothing"
+    kept = "its archives are deleted" if purge else "their archives stay downloadable for existing composer.lock files"
+    click.echo(f"Removed {source_id}; no longer served: {gone}; {kept}.")
