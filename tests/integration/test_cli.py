@@ -29,6 +29,7 @@ def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
         ({"STORAGE_DRIVER": "tape"}, "error: STORAGE_DRIVER: unknown driver 'tape'"),
         ({"PORT": "http"}, "error: PORT: must be a whole number"),
         ({"BASE_URL": "example.com"}, "error: BASE_URL: must be an absolute http(s) URL"),
+        ({"LOG_LEVEL": "verbose"}, "error: LOG_LEVEL: must be debug, info, warning or error, got 'verbose'"),
     ],
 )
 def test_bad_configuration_exits_non_zero_with_one_line(tmp_path: Path, env: dict[str, str], line: str) -> None:
@@ -195,3 +196,24 @@ def test_a_second_serve_on_a_busy_port_exits_at_once_and_the_first_keeps_serving
         assert httpx.get(f"{first.url}/health").status_code == 200
     finally:
         first.stop()
+
+
+@pytest.mark.parametrize(
+    ("driver", "module", "extra"),
+    [
+        ({"DB_DRIVER": "postgresql", "DB_URL": "postgresql://x@127.0.0.1:9/x"}, "psycopg", "postgresql"),
+        ({"CACHE_DRIVER": "redis"}, "redis", "redis"),
+        ({"STORAGE_DRIVER": "s3", "S3_BUCKET": "b"}, "boto3", "s3"),
+    ],
+)
+def test_a_driver_without_its_package_names_the_extra_to_install(
+    tmp_path: Path, driver: dict[str, str], module: str, extra: str
+) -> None:
+    # As if the extra were not installed: the driver's package cannot be imported.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(f"import sys\nsys.modules[{module!r}] = None\n")
+    result = cli(tmp_path, "token", "list", PYTHONPATH=str(hide), **driver)
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"pip install 'package-broker[{extra}]'" in line and "Traceback" not in result.stderr

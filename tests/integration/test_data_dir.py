@@ -72,3 +72,18 @@ async def test_a_full_disk_makes_health_degraded_with_the_reason_and_reads_keep_
     assert "/" not in report["problems"]["storage"]
     root, _ = await client.request("GET", "/packages.json", headers=basic(secret))
     assert root.status == 200
+
+
+async def test_a_failed_sync_makes_health_degraded_but_still_200(broker: Broker, client: Client) -> None:
+    source = await broker.sources.add("composer", "http://127.0.0.1:9/nothing")
+    lease = await broker.sources.acquire(source.id)
+    assert lease is not None
+    await broker.sources.finish(lease, "error", "127.0.0.1:9 refused the connection")
+    response, body = await client.request("GET", "/health")
+    report = json.loads(body)
+    assert response.status == 200
+    assert report["status"] == "degraded" and report["checks"]["database"] == "ok"
+    assert report["problems"]["sync"].startswith("1 source(s) failed their last sync")
+    assert "127.0.0.1:9" not in body.decode()  # which and why is for the operator's CLI, not the public
+    await broker.sources.update(source.id, enabled=False)
+    assert json.loads((await client.request("GET", "/health"))[1])["status"] == "ok"

@@ -98,10 +98,18 @@ def test_each_kind_of_bad_token_is_named(server: BrokerServer) -> None:
         "expired": (basic(expired["token"]), "expired on"),
     }
     for reason, (headers, text) in cases.items():
-        response = httpx.get(f"{server.url}/packages.json", headers=headers)
+        response = httpx.get(f"{server.url}/packages.json", headers={**headers, "x-request-id": f"bad-{reason}"})
         assert response.status_code == 401, reason
         assert response.json()["reason"] == reason
         assert text in response.json()["warning"]
+    # The server's log line of each refusal says why, and whose token it was when the token is known.
+    logged = {line["request_id"]: line for line in server.requests() if line["request_id"].startswith("bad-")}
+    assert {r: (logged[f"bad-{r}"]["refused"], logged[f"bad-{r}"]["token_id"]) for r in cases} == {
+        "malformed": ("malformed", None),
+        "unknown": ("unknown", None),
+        "revoked": ("revoked", revoked["id"]),
+        "expired": ("expired", expired["id"]),
+    }
 
 
 def test_revoked_token_stops_working_within_a_second(server: BrokerServer) -> None:

@@ -34,9 +34,14 @@ def main() -> None:
     BASE_URL, ENCRYPTION_KEY, ...); see README.md.
     """
     from .... import logs
+    from ....errors import ConfigError
+    from .common import fail
 
     # Commands print their results on stdout; their log lines (warnings) go to stderr.
-    logs.configure(os.environ.get("LOG_LEVEL", "warning"), stream=sys.stderr)
+    try:
+        logs.configure(os.environ.get("LOG_LEVEL") or "warning", stream=sys.stderr)
+    except ConfigError as exc:
+        fail(f"{exc.variable}: {exc.problem}", 2)
 
 
 for command in (serve, migrate_command, sync, publish, token, source, package):
