@@ -110,10 +110,28 @@ def make_zip(files: dict[str, bytes | str | dict[str, Any]], *, symlinks: dict[s
 BROKER_VARIABLES = ("DB_", "STORAGE_", "CACHE_", "S3_", "ENCRYPTION", "BASE_URL")
 
 
-def run_cli(data_dir: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run `package-broker ARGS` as a real process on its own DATA_DIR (plus `env`)."""
+#: Commands that may create a broker; any other needs one (tests get one made by `init` first).
+CREATING_COMMANDS = ("init", "serve", "migrate", "--version", "--help")
+
+
+def run_cli(
+    data_dir: Path, *args: str, timeout: float = 120, init: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `package-broker ARGS` as a real process on its own DATA_DIR (plus `env`).
+
+    A command that needs an existing broker gets one (`package-broker init`) unless `init` is False.
+    """
     environment = {k: v for k, v in os.environ.items() if not k.startswith(BROKER_VARIABLES)}
     environment.update(DATA_DIR=str(data_dir), **env)
+    fresh = not (data_dir / "package-broker.sqlite").exists() and "DB_DRIVER" not in env and "DB_URL" not in env
+    if init and fresh and args and args[0] not in CREATING_COMMANDS:
+        subprocess.run(
+            [sys.executable, "-m", "package_broker.runtimes.server.cli", "init"],
+            env=environment,
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
     return subprocess.run(
         [sys.executable, "-m", "package_broker.runtimes.server.cli", *args],
         env=environment,

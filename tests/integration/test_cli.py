@@ -51,7 +51,7 @@ def test_a_generated_key_is_kept_and_reused(tmp_path: Path) -> None:
 
 
 def test_a_broken_key_file_is_named(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
+    assert cli(tmp_path, "init").returncode == 0
     (tmp_path / "data" / "encryption.key").write_text("c2hvcnQ=\n")
     result = cli(tmp_path, "token", "list")
     assert result.returncode == 2 and "encryption.key" in result.stderr
@@ -77,8 +77,10 @@ def test_tokens_are_shown_once_and_listed_without_secrets(tmp_path: Path) -> Non
     listed = cli(tmp_path, "token", "list")
     assert "CI pipeline" in listed.stdout and "write" in listed.stdout and secret not in listed.stdout
     as_json = json.loads(cli(tmp_path, "token", "list", "--json").stdout)
-    assert as_json[0]["allowed_package_prefixes"] == ["acme/"] and secret not in json.dumps(as_json)
-    revoked = cli(tmp_path, "token", "revoke", as_json[0]["id"])
+    [mine] = [t for t in as_json if t["description"] == "CI pipeline"]
+    assert mine["allowed_package_prefixes"] == ["acme/"] and secret not in json.dumps(as_json)
+    assert mine["expires_at"].endswith("+00:00") and mine["state"] == "active"
+    revoked = cli(tmp_path, "token", "revoke", mine["id"])
     assert revoked.returncode == 0 and "Revoked" in revoked.stdout
     assert "revoked" in cli(tmp_path, "token", "list").stdout
 
@@ -217,3 +219,31 @@ def test_a_driver_without_its_package_names_the_extra_to_install(
     assert result.returncode == 2, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert f"pip install 'package-broker[{extra}]'" in line and "Traceback" not in result.stderr
+
+
+def test_a_command_run_where_there_is_no_broker_says_where_it_looked_and_creates_nothing(tmp_path: Path) -> None:
+    for command in (["token", "create", "-d", "x"], ["source", "list"], ["sync"], ["package", "list"]):
+        result = run_cli(tmp_path / "data", *command, init=False)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip() == (
+            f"error: no broker at {tmp_path / 'data'}: run this where `package-broker serve` runs, set DATA_DIR "
+            "to its data, or create a new broker there with `package-broker init`"
+        )
+    assert not (tmp_path / "data").exists()
+    created = run_cli(tmp_path / "data", "init")
+    assert created.returncode == 0 and "pkb_" in created.stdout
+    assert run_cli(tmp_path / "data", "token", "list", init=False).returncode == 0
+
+
+def test_token_create_prints_the_url_the_running_server_serves(tmp_path: Path) -> None:
+    from tests.conftest import BrokerServer
+
+    server = BrokerServer(tmp_path / "broker").start()
+    try:
+        # Run from a shell that does not know the server's port (PORT unset: 8080 would be the guess).
+        created = run_cli(server.data_dir, "token", "create", "-d", "laptop", init=False).stdout
+        assert f"composer config repositories.package-broker composer http://127.0.0.1:{server.port}" in created
+        assert f"composer config http-basic.127.0.0.1:{server.port} token pkb_" in created
+        assert "composer config secure-http false" in created
+    finally:
+        server.stop()

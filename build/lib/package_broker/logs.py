@@ -64,12 +64,23 @@ def _now() -> str:
     return f"{_second_text}.{int((now - second) * 1000):03d}+00:00"
 
 
+LEVELS = ("debug", "info", "warning", "error")
+
+
 def configure(level: str = "info", stream: TextIO | None = None) -> None:
-    """Send the broker's logs to stdout (or `stream`) as JSON lines. Safe to call more than once."""
+    """Send the broker's logs to stdout (or `stream`) as JSON lines. Safe to call more than once.
+
+    Raises:
+        ConfigError: `level` (LOG_LEVEL) is not one of LEVELS.
+    """
     global _request_stream
+    if level.strip().lower() not in LEVELS:
+        from .errors import ConfigError
+
+        raise ConfigError("LOG_LEVEL", f"must be {', '.join(LEVELS[:-1])} or {LEVELS[-1]}, got {level!r}")
     target = stream or sys.stdout
     logger = logging.getLogger("package_broker")
-    logger.setLevel(level.upper())
+    logger.setLevel(level.strip().upper())
     ours = [h for h in logger.handlers if getattr(h, "_package_broker", False)]
     if ours:
         # A forked server worker inherits the CLI's configuration (stderr): point it where asked.

@@ -22,6 +22,8 @@ from ..ports import Clock, Database
 from ..ports.database import Params
 
 NAMES_MODIFIED = "names_modified_at"
+#: The URL the server last said it serves (BASE_URL, else its address): what `token create` prints.
+PUBLIC_URL = "public_url"
 #: Reported downloads matched per statement: 2 parameters each, plus the day, within D1's 100.
 DOWNLOADS_PER_STATEMENT = 40
 _DIST_COLUMNS = "package, reference, object_key, shasum, size, upstream_url"
@@ -165,8 +167,12 @@ class Catalog:
         return DistRow(**row) if row else None
 
     async def state_int(self, name: str) -> int:
+        return int(await self.state_text(name) or 0)
+
+    async def state_text(self, name: str) -> str | None:
+        """A `broker_state` value (see `state_statement`), or None when it was never set."""
         row = await self.db.fetch_one("SELECT value FROM broker_state WHERE name = ?", (name,))
-        return int(row["value"]) if row else 0
+        return str(row["value"]) if row else None
 
     async def state(self, name: str) -> PackageState:
         """Read what `write` needs about a package name: its row, versions and archives (one round trip)."""
@@ -384,8 +390,8 @@ def _insert_dist(dist: DistRow, now: int) -> tuple[str, Params]:
     )
 
 
-def state_statement(name: str, value: int, now: int) -> tuple[str, Params]:
-    """The statement that sets a `broker_state` value (read back with `Catalog.state_int`)."""
+def state_statement(name: str, value: int | str, now: int) -> tuple[str, Params]:
+    """The statement that sets a `broker_state` value (read back with `Catalog.state_int`/`state_text`)."""
     return (
         "INSERT INTO broker_state (name, value, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -18,11 +18,13 @@ from .store import Token, TokenStore
 class AuthError(Exception):
     """Authentication or authorisation refused. `status` is 401 or 403."""
 
-    def __init__(self, reason: str, warning: str, status: int = 401) -> None:
+    def __init__(self, reason: str, warning: str, status: int = 401, token_id: str | None = None) -> None:
         super().__init__(warning)
         self.reason = reason
         self.warning = warning
         self.status = status
+        #: The refused token's id when it is known (revoked, expired, out of scope): for the log line.
+        self.token_id = token_id
 
 
 def _auth_hint(host: str) -> str:
@@ -101,12 +103,14 @@ async def authenticate(authorization: str | None, host: str, store: TokenStore, 
             "revoked",
             f'This token ({token.token_prefix}…, "{token.description}") was revoked on {_date(token.revoked_at)}. '
             "Ask for a new token and update auth.json.",
+            token_id=token.id,
         )
     if token.expires_at is not None and token.expires_at <= now:
         raise AuthError(
             "expired",
             f'This token ({token.token_prefix}…, "{token.description}") expired on {_date(token.expires_at)}. '
             "Create a new one with `package-broker token create` and update auth.json.",
+            token_id=token.id,
         )
     return token
 

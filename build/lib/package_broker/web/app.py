@@ -76,10 +76,11 @@ class App:
         incoming = request.headers.get("x-request-id", "")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else f"{self._id_prefix}{next(self._ids):08x}"
         ctx = Context(self.broker, request)
+        refused: AuthError | None = None
         try:
             response = await self._dispatch(ctx)
         except AuthError as exc:
-            response = _auth_error(exc)
+            response, refused = _auth_error(exc), exc
         except BrokerError as exc:
             response = _broker_error(exc, request_id, request.path)
         except Exception:
@@ -95,16 +96,19 @@ class App:
             response.headers.append(("content-length", str(len(response.body))))
         if request.method == "HEAD":
             response.body, response.stream, response.native = b"", None, None
-        log_request(
-            {
-                "method": request.method,
-                "path": request.path,
-                "status": response.status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "request_id": request_id,
-                "token_id": ctx.token.id if ctx.token else None,
-            }
-        )
+        fields: dict[str, object] = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "request_id": request_id,
+            "token_id": ctx.token.id if ctx.token else None,
+        }
+        if refused is not None:
+            # Why a 401/403 was given (missing, malformed, unknown, revoked, expired, forbidden), and whose.
+            fields["refused"] = refused.reason
+            fields["token_id"] = fields["token_id"] or refused.token_id
+        log_request(fields)
         return response
 
     async def _dispatch(self, ctx: Context) -> Response:

@@ -20,7 +20,8 @@ async def health(ctx: Context) -> Response:
     """Check each dependency; 200 when all answer, 503 (degraded) when any does not. Never shows secrets.
 
     An adapter that can tell why writes would fail (a full or read-only disk) is asked too: reads may still
-    work then, but uploads and syncs would not.
+    work then, but uploads and syncs would not. A source whose last sync failed makes the status
+    "degraded" with the reason, but not a 503: what it served before is still served.
     """
     ports = ctx.broker.ports
     checks: dict[str, str] = {}
@@ -43,8 +44,14 @@ async def health(ctx: Context) -> Response:
             log.warning("health check %s: %s", name, problem)
             checks[name], problems[name] = "error", problem
     healthy = all(v == "ok" for v in checks.values())
+    if checks["database"] == "ok":
+        failed = await ports.db.fetch_one("SELECT COUNT(*) AS n FROM sources WHERE status = 'error' AND enabled = 1")
+        if failed and int(failed["n"]):
+            # Serving still works (the last good metadata is served): degraded, but still 200 so a load
+            # balancer keeps this instance. Which sources and why: `package-broker source list` (not public).
+            problems["sync"] = f"{failed['n']} source(s) failed their last sync; see `package-broker source list`"
     body: dict[str, object] = {
-        "status": "ok" if healthy else "degraded",
+        "status": "ok" if healthy and not problems else "degraded",
         "version": __version__,
         "runtime": ports.runtime,
         "checks": checks,
@@ -66,6 +73,8 @@ async def index(ctx: Context) -> Response:
                 "setup": [
                     f"composer config repositories.package-broker composer {base}",
                     f"composer config http-basic.{ctx.request.host} token <your-token>",
+                    # Composer refuses plain-HTTP repositories unless told otherwise.
+                    *(["composer config secure-http false"] if base.startswith("http://") else []),
                 ],
             },
             "health": f"{base}/health",

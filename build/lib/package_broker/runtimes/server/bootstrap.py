@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -103,10 +104,24 @@ async def _resolve(host: str) -> list[str]:
     return sorted({str(info[4][0]) for info in found})
 
 
+@contextlib.contextmanager
+def _extra(variable: str, extra: str) -> Iterator[None]:
+    """Turn a missing optional driver package into one line naming the extra that installs it."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            variable,
+            f"{variable}={extra} needs the {exc.name} package: pip install 'package-broker[{extra}]' "
+            "(the Docker image has it)",
+        ) from None
+
+
 async def open_database(server: ServerSettings) -> Database:
     if server.db_driver == "postgresql":
         # Imported here: psycopg is an optional extra (`pip install 'package-broker[postgresql]'`).
-        from .postgres import PostgresDatabase
+        with _extra("DB_DRIVER", "postgresql"):
+            from .postgres import PostgresDatabase
 
         return await PostgresDatabase.open(server.db_url)
     return await SqliteDatabase.open(server.db_url)
@@ -114,7 +129,8 @@ async def open_database(server: ServerSettings) -> Database:
 
 async def open_kv(server: ServerSettings) -> KVStore:
     if server.cache_driver == "redis":
-        from .redis_kv import RedisKVStore
+        with _extra("CACHE_DRIVER", "redis"):
+            from .redis_kv import RedisKVStore
 
         return await RedisKVStore.open(server.cache_url, server.cache_prefix)
     if server.cache_driver == "memory":
@@ -124,7 +140,8 @@ async def open_kv(server: ServerSettings) -> KVStore:
 
 async def open_objects(server: ServerSettings) -> ObjectStore:
     if server.storage_driver == "s3":
-        from .s3 import S3ObjectStore
+        with _extra("STORAGE_DRIVER", "s3"):
+            from .s3 import S3ObjectStore
 
         secret = server.s3_secret_access_key
         return await S3ObjectStore.open(

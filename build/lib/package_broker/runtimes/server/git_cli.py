@@ -23,6 +23,17 @@ _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s]+@")
 _TIMEOUT = 600.0
 
 
+def explain(stderr: str, limit: int = 500) -> str:
+    """What git said, whole enough to act on: its fatal/error/remote lines (else every line), on one line.
+
+    (The last line alone was often the tail of a sentence: "and the repository exists.")
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    important = [line for line in lines if line.startswith(("fatal:", "error:", "remote:", "ERROR:"))]
+    text = " ".join(important or lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def scrub(text: str) -> str:
     """Remove `user:password@` from any URL in a message."""
     return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
@@ -85,7 +96,7 @@ class GitCliReader:
             process.kill()
             raise SourceError(f"{what} timed out after {int(_TIMEOUT)} s") from None
         if process.returncode != 0:
-            detail = scrub(err.decode("utf-8", "replace").strip().splitlines()[-1] if err.strip() else "")
+            detail = scrub(explain(err.decode("utf-8", "replace")))
             raise SourceError(f"{what} failed: {detail or f'git exited with {process.returncode}'}")
         return out
 

@@ -42,16 +42,21 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     except ConfigError as exc:
         fail(f"{exc.variable}: {exc.problem}", 2)
 
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = settings.base_url or f"http://{shown_host}:{port}"
+
     async def prepare(broker: Broker) -> str | None:
+        from ....catalog.store import PUBLIC_URL, state_statement
+
+        # Remembered for `token create`, which prints the `composer config` lines for this URL.
+        await broker.ports.db.batch([state_statement(PUBLIC_URL, base, broker.clock.now())])
         if await broker.tokens.all():
             return None
         _, secret = await broker.tokens.create("first token, created by serve", permission="write")
         return secret
 
-    secret = run(prepare)
+    secret = run(prepare, create=True)
     workers = workers or server.workers
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = settings.base_url or f"http://{shown_host}:{port}"
     click.echo(f"PACKAGE.broker {__version__} on http://{host}:{port}  (data: {server.data_dir})", err=True)
     if secret:
         click.echo("\nA first token was created (write permission). It is shown only now; keep it safe:\n", err=True)
@@ -74,7 +79,25 @@ def migrate_command() -> None:
         names = await migrate(broker)
         click.echo("applied: " + ", ".join(names) if names else "schema is up to date")
 
-    run(work, migrate_first=False)
+    run(work, migrate_first=False, create=True)
+
+
+@click.command()
+def init() -> None:
+    """Create a broker here (DATA_DIR): its database, its encryption key, its first token."""
+    from ..bootstrap import migrate
+
+    async def work(broker: Broker) -> tuple[str | None, str]:
+        await migrate(broker)
+        secret = None
+        if not await broker.tokens.all():
+            _, secret = await broker.tokens.create("first token, created by init", permission="write")
+        return secret, os.environ.get("DATA_DIR") or "./package-broker-data"
+
+    secret, where = run(work, migrate_first=False, create=True)
+    click.echo(f"A broker lives in {Path(where).resolve()}; run `package-broker serve` next to it.")
+    if secret:
+        click.echo(f"\nIts first token (write permission), shown only now:\n\n  {secret}\n")
 
 
 @click.command()

@@ -97,7 +97,11 @@ def token_create(
             expires_at=expires_at,
             allowed_package_prefixes=list(prefixes) or None,
         )
-        base = broker.settings.base_url or f"http://127.0.0.1:{os.environ.get('PORT') or 8080}"
+        from ....catalog.store import PUBLIC_URL
+
+        # The URL the running server said it serves; before any `serve`, where it would listen.
+        served = await broker.catalog.state_text(PUBLIC_URL)
+        base = broker.settings.base_url or served or f"http://127.0.0.1:{os.environ.get('PORT') or 8080}"
         return made, secret, base
 
     made, secret, base = run(work)

@@ -1,14 +1,16 @@
 """The `package-broker` command line, one module per audience:
 
-* operate.py: run the broker (`serve`, `migrate`, `sync`, `publish`);
+* operate.py: run the broker (`init`, `serve`, `migrate`, `sync`, `publish`);
 * tokens.py: who may install (`token create|list|revoke`);
 * sources.py: where packages come from (`source add|list|show|edit|disable|enable|remove`);
 * packages.py: what is served (`package list|show|delete|restore`).
 
 Every command reads the same environment as the server (DATA_DIR, DB_URL, ...) and applies pending
-migrations first, so commands work on a fresh machine in any order. Configuration errors end the command
-with one line naming the variable; nothing prints a secret except `token create`, once, on purpose.
-Commands that print data take `--json` (times in ISO 8601); people get times with their zone.
+migrations first. Only `init`, `serve` and `migrate` create a broker where there is none: any other
+command run from the wrong directory says where it looked instead of making a second, empty broker.
+Configuration errors end the command with one line naming the variable; nothing prints a secret except
+`token create`, once, on purpose. Commands that print data take `--json` (times in ISO 8601); people get
+times with their zone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 import click
 
 from .... import __version__
-from .operate import migrate_command, publish, serve, sync
+from .operate import init, migrate_command, publish, serve, sync
 from .packages import package
 from .sources import source
 from .tokens import token
@@ -34,10 +36,15 @@ def main() -> None:
     BASE_URL, ENCRYPTION_KEY, ...); see README.md.
     """
     from .... import logs
+    from ....errors import ConfigError
+    from .common import fail
 
     # Commands print their results on stdout; their log lines (warnings) go to stderr.
-    logs.configure(os.environ.get("LOG_LEVEL", "warning"), stream=sys.stderr)
+    try:
+        logs.configure(os.environ.get("LOG_LEVEL") or "warning", stream=sys.stderr)
+    except ConfigError as exc:
+        fail(f"{exc.variable}: {exc.problem}", 2)
 
 
-for command in (serve, migrate_command, sync, publish, token, source, package):
+for command in (init, serve, migrate_command, sync, publish, token, source, package):
     main.add_command(command)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -28,12 +29,40 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
-def run(work: Callable[[Broker], Awaitable[T]], *, migrate_first: bool = True) -> T:
-    """Open the broker from the environment, bring the schema up to date, run `work`, close."""
+def existing_broker(env: Mapping[str, str]) -> None:
+    """Fail unless the environment names a broker that exists: run from the wrong directory, a command
+    would otherwise create a second, empty broker there (whose tokens the running server rejects).
+
+    Settings are checked first (one line naming a bad variable); nothing is created here.
+    """
+    from ....config import ServerSettings, Settings
+    from ....errors import ConfigError
+
+    try:
+        server = ServerSettings.from_mapping(env)
+        Settings.from_mapping(env)
+    except ConfigError as exc:
+        fail(f"{exc.variable}: {exc.problem}", 2)
+    if server.db_driver == "sqlite" and not Path(server.db_url).exists():
+        where = "DB_URL" if env.get("DB_URL") else "DATA_DIR"
+        fail(
+            f"no broker at {Path(server.db_url).resolve().parent}: run this where `package-broker serve` runs, "
+            f"set {where} to its data, or create a new broker there with `package-broker init`"
+        )
+
+
+def run(work: Callable[[Broker], Awaitable[T]], *, migrate_first: bool = True, create: bool = False) -> T:
+    """Open the broker from the environment, bring the schema up to date, run `work`, close.
+
+    Only `create` (serve, migrate, init) may start a new broker where there is none.
+    """
     import asyncio
 
     from ....errors import BrokerError, ConfigError
     from ..bootstrap import build_broker, migrate
+
+    if not create:
+        existing_broker(os.environ)
 
     async def main() -> T:
         broker = await build_broker(os.environ)
