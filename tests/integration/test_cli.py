@@ -247,3 +247,44 @@ def test_token_create_prints_the_url_the_running_server_serves(tmp_path: Path) -
         assert "composer config secure-http false" in created
     finally:
         server.stop()
+
+
+def test_sync_on_a_terminal_shows_a_progress_bar_then_one_line_per_source(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess as sp
+    import sys
+
+    repo = Repo(tmp_path / "lib")
+    repo.commit({"composer.json": php_package("acme/lib", "Acme\\Lib")})
+    repo.tag("v1.0.0")
+    assert cli(tmp_path, "source", "add", "git", str(repo.path), "--no-sync").returncode == 0
+    assert cli(tmp_path, "source", "add", "composer", "http://127.0.0.1:9/", "--no-sync").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_"))}
+    env.update(DATA_DIR=str(tmp_path / "data"), COLUMNS="120")
+    primary, replica = pty.openpty()
+    process = sp.Popen(
+        [sys.executable, "-m", "package_broker.runtimes.server.cli", "sync"],
+        stdin=replica,
+        stdout=replica,
+        stderr=replica,
+        env=env,
+        close_fds=True,
+    )
+    os.close(replica)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(60)
+    os.close(primary)
+    text = output.decode("utf-8", "replace")
+    assert "Syncing" in text and "2/2" in text, text
+    lines = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("src_")]
+    assert [line.split(":")[1].strip() for line in lines] == ["ok", "error"], text
+    assert process.returncode == 1  # one source failed

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from .. import budget
 from ..broker import Broker
@@ -125,13 +127,26 @@ def _summary(reports: list[SyncReport], started: float, **extra: int) -> dict[st
 
 
 async def sync_all(
-    broker: Broker, source_ids: list[str] | None = None, *, budget_seconds: float | None = None
+    broker: Broker,
+    source_ids: list[str] | None = None,
+    *,
+    budget_seconds: float | None = None,
+    progress: Callable[[Source, int], AbstractContextManager[Callable[[Source], None]]] | None = None,
 ) -> list[SyncReport]:
-    """Sync the given sources (default: all of them) one after another and log one summary line."""
+    """Sync the given sources (default: all of them) one after another and log one summary line.
+
+    `progress(first, count)`, if given, opens a progress display (the CLI's bar on a terminal) and returns a
+    callback told each source as it starts.
+    """
     started = time.perf_counter()
     with budget.within(budget_seconds):
         sources = [await broker.sources.get(i) for i in source_ids] if source_ids else await broker.sources.all()
-        reports = [await sync_source(broker, source) for source in sources]
+        reports = []
+        with progress(sources[0], len(sources)) if progress and sources else contextlib.nullcontext(None) as step:
+            for source in sources:
+                if step is not None:
+                    step(source)
+                reports.append(await sync_source(broker, source))
         log.info("sync finished", extra=_summary(reports, started))
     return reports
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +15,7 @@ from .common import composer_setup_lines, fail, run
 
 if TYPE_CHECKING:
     from ....broker import Broker
+    from ....sources.store import Source
 
 
 @click.command()
@@ -106,12 +110,30 @@ def sync(source_ids: tuple[str, ...]) -> None:
     """Sync all sources now (or only the given ones)."""
     from ....sync.job import sync_all
 
-    reports = run(lambda broker: sync_all(broker, list(source_ids) or None))
-    for report in reports:
+    progress = _progress_bar if sys.stderr.isatty() else None
+    reports = run(lambda broker: sync_all(broker, list(source_ids) or None, progress=progress))
+    for report in reports:  # one line per source, in the order they were listed
         click.echo(f"{report.source_id}: {report.status}: {report.message}")
     # A busy source was not synced by this command: that is not success either.
     if any(r.status in ("error", "busy") for r in reports):
         raise SystemExit(1)
+
+
+@contextlib.contextmanager
+def _progress_bar(_first: Source, count: int) -> Iterator[Callable[[Source], None]]:
+    """click's progress bar on stderr while sources sync (stdout keeps the report lines)."""
+    current: list[str] = [""]
+    shown: Callable[[int | None], str | None] = lambda _: current[0]  # noqa: E731
+    with click.progressbar(length=count, label="Syncing", file=sys.stderr, item_show_func=shown, show_pos=True) as bar:
+
+        def step(source: Source) -> None:
+            if current[0]:
+                bar.update(1)
+            current[0] = f"{source.id} ({source.kind} {source.url})"
+            bar.render_progress()
+
+        yield step
+        bar.update(1)
 
 
 @click.command()
