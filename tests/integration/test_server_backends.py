@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from package_broker.config import ServerSettings
 from package_broker.errors import ConfigError
+from package_broker.runtimes.server.settings import ServerSettings
 from tests.conftest import BrokerServer, basic, free_port
 from tests.contract.services import (
     REDIS_URL,

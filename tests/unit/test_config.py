@@ -6,8 +6,9 @@ import base64
 
 import pytest
 
-from package_broker.config import Secret, ServerSettings, Settings
+from package_broker.config import Secret, Settings
 from package_broker.errors import ConfigError
+from package_broker.runtimes.server.settings import ServerSettings
 
 GOOD_KEY = base64.b64encode(b"k" * 32).decode()
 

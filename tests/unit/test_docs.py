@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 CONFIG_SOURCES = [
     ROOT / "src/package_broker/config.py",
+    ROOT / "src/package_broker/runtimes/server/settings.py",
     ROOT / "src/package_broker/runtimes/server/bootstrap.py",
     ROOT / "src/package_broker/runtimes/cloudflare/worker.py",
 ]
@@ -24,14 +25,14 @@ def variables_read_by_the_code() -> set[str]:
     for path in CONFIG_SOURCES:
         text = path.read_text()
         found |= set(re.findall(r'(?:env|environ|mapping)\.get\("([A-Z][A-Z0-9_]+)"', text))
-        found |= set(re.findall(r'_(?:integer|driver)\(env, "([A-Z][A-Z0-9_]+)"', text))
+        found |= set(re.findall(r'(?:integer_setting|_driver)\(\s*env, "([A-Z][A-Z0-9_]+)"', text))
         found |= set(re.findall(r'ConfigError\(\s*"([A-Z][A-Z0-9_]+)"', text))
         found |= {
             name
             for names in re.findall(r"for name in \(([^)]*)\)", text)
             for name in re.findall(r'"([A-Z][A-Z0-9_]+)"', names)
         }
-    quoted = re.search(r"VARIABLES = \(([^)]*)\)", CONFIG_SOURCES[2].read_text())
+    quoted = re.search(r"VARIABLES = \(([^)]*)\)", CONFIG_SOURCES[-1].read_text())  # the Worker's
     assert quoted is not None
     found |= set(re.findall(r'"([A-Z][A-Z0-9_]+)"', quoted[1]))
     return found - {"AWS_REGION", "AWS_DEFAULT_REGION"}  # boto3's own, mentioned as the AWS chain

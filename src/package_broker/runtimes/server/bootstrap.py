@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from ... import migrations
 from ...broker import Broker, Ports
-from ...config import ServerSettings, Settings
+from ...config import Settings
 from ...errors import ConfigError
 from ...ports import Database, KVStore, ObjectStore, SystemClock
 from .cipher import CryptographyCipher
@@ -22,6 +22,7 @@ from .filesystem import FilesystemObjectStore
 from .git_cli import GitCliReader
 from .httpx_client import HttpxHttpClient
 from .memory_kv import MemoryKVStore
+from .settings import ServerSettings
 from .sqlite import SqliteDatabase
 from .sqlite_kv import SqliteKVStore
 

@@ -35,8 +35,9 @@ def existing_broker(env: Mapping[str, str]) -> None:
 
     Settings are checked first (one line naming a bad variable); nothing is created here.
     """
-    from ....config import ServerSettings, Settings
+    from ....config import Settings
     from ....errors import ConfigError
+    from ..settings import ServerSettings
 
     try:
         server = ServerSettings.from_mapping(env)

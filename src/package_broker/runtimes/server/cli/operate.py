@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the broker (migrates first; creates a first token if there is none)."""
     from .... import __version__
-    from ....config import ServerSettings
     from ....errors import ConfigError
     from ..bootstrap import load_settings
     from ..serve import claim_port
     from ..serve import run as run_server
+    from ..settings import ServerSettings
 
     try:
         # The port first: nothing (a key, a database, a token) is created for a broker that cannot listen.
