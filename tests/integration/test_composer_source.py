@@ -76,10 +76,14 @@ async def test_an_unchanged_upstream_costs_only_304s(broker: Broker, upstream: C
     upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
     source_id = await add(broker, upstream.url)
     await sync(broker, source_id)
-    upstream.requests.clear()
+    upstream.answers.clear()
     report = await sync(broker, source_id)
     assert report.changed is False
-    assert not [path for path, _ in upstream.requests if path.startswith("/dists/")]
+    assert upstream.answers == [
+        ("/packages.json", 200),  # the root file is read every time (it says what to mirror)
+        ("/p2/up/lib.json", 304),
+        ("/p2/up/lib~dev.json", 304),
+    ]
 
 
 async def test_new_and_withdrawn_versions_follow_upstream_but_dists_stay(
