@@ -288,3 +288,19 @@ def test_sync_on_a_terminal_shows_a_progress_bar_then_one_line_per_source(tmp_pa
     lines = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("src_")]
     assert [line.split(":")[1].strip() for line in lines] == ["ok", "error"], text
     assert process.returncode == 1  # one source failed
+
+
+@pytest.mark.parametrize("kind", ["a file", "under /proc"])
+def test_an_unusable_data_dir_is_one_line_naming_the_path(tmp_path: Path, kind: str) -> None:
+    data = tmp_path / "data"
+    if kind == "a file":
+        data.write_text("not a directory")
+    else:
+        data = Path("/proc/package-broker-data")
+    for command in (["init"], ["serve", "--port", "0"], ["migrate"]):
+        result = run_cli(data, *command, timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"error: DATA_DIR: {data} is not a usable directory: "
+            + ("File exists" if kind == "a file" else "No such file or directory")
+        ]

@@ -56,9 +56,26 @@ def ensure_encryption_key(env: Mapping[str, str], data_dir: str) -> tuple[dict[s
     return result, True
 
 
+def usable_data_dir(data_dir: str) -> None:
+    """Make sure DATA_DIR is a directory this process can write (created if missing).
+
+    Raises:
+        ConfigError: naming the path and what is wrong (not a directory, read-only, full, no permission).
+    """
+    path = Path(data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"probe")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError("DATA_DIR", f"{path.resolve()} is not a usable directory: {exc.strerror}") from None
+
+
 def load_settings(env: Mapping[str, str]) -> tuple[Settings, ServerSettings, dict[str, str]]:
     """Validate the environment. Raises ConfigError naming the first bad variable."""
     server = ServerSettings.from_mapping(env)
+    usable_data_dir(server.data_dir)
     resolved, generated = ensure_encryption_key(env, server.data_dir)
     if generated:
         log.warning(
