@@ -304,3 +304,19 @@ def test_an_unusable_data_dir_is_one_line_naming_the_path(tmp_path: Path, kind: 
             f"error: DATA_DIR: {data} is not a usable directory: "
             + ("File exists" if kind == "a file" else "No such file or directory")
         ]
+
+
+def test_every_command_that_prints_data_speaks_json(tmp_path: Path) -> None:
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(make_zip({"composer.json": {"name": "acme/json", "version": "1.0.0"}}))
+    published = json.loads(cli(tmp_path, "publish", str(archive), "--json").stdout)
+    assert (published["name"], published["version"], published["changed"]) == ("acme/json", "1.0.0", True)
+    repo = Repo(tmp_path / "lib")
+    repo.commit({"composer.json": php_package("acme/jsonlib", "Acme\\Lib")})
+    repo.tag("v1.0.0")
+    added = json.loads(cli(tmp_path, "source", "add", "git", str(repo.path), "--json").stdout)
+    assert added["kind"] == "git" and added["sync"]["status"] == "ok" and added["created_at"].endswith("+00:00")
+    synced = json.loads(cli(tmp_path, "sync", "--json").stdout)
+    assert [r["status"] for r in synced if r["source_id"] == added["id"]] == ["ok"]
+    for command in (["token", "list"], ["source", "list"], ["package", "list"], ["source", "show", added["id"]]):
+        assert json.loads(cli(tmp_path, *command, "--json").stdout), command

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import composer_setup_lines, fail, run
+from .common import composer_setup_lines, fail, print_json, run
 
 if TYPE_CHECKING:
     from ....broker import Broker
@@ -106,13 +106,18 @@ def init() -> None:
 
 @click.command()
 @click.argument("source_ids", nargs=-1)
-def sync(source_ids: tuple[str, ...]) -> None:
-    """Sync all sources now (or only the given ones)."""
+@click.option("--json", "as_json", is_flag=True, help="Print each source's report as JSON.")
+def sync(source_ids: tuple[str, ...], as_json: bool) -> None:
+    """Sync all sources now (or only the given ones). Exits 1 if a source failed or was busy."""
+    from dataclasses import asdict
+
     from ....sync.job import sync_all
 
-    progress = _progress_bar if sys.stderr.isatty() else None
+    progress = _progress_bar if sys.stderr.isatty() and not as_json else None
     reports = run(lambda broker: sync_all(broker, list(source_ids) or None, progress=progress))
-    for report in reports:  # one line per source, in the order they were listed
+    if as_json:
+        print_json([asdict(report) for report in reports])
+    for report in [] if as_json else reports:  # one line per source, in the order they were listed
         click.echo(f"{report.source_id}: {report.status}: {report.message}")
     # A busy source was not synced by this command: that is not success either.
     if any(r.status in ("error", "busy") for r in reports):
@@ -140,7 +145,8 @@ def _progress_bar(_first: Source, count: int) -> Iterator[Callable[[Source], Non
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--version", "version", help="Version to publish as, if composer.json has none.")
 @click.option("--replace", is_flag=True, help="Replace an existing version that has a different archive.")
-def publish(archive: Path, version: str | None, replace: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def publish(archive: Path, version: str | None, replace: bool, as_json: bool) -> None:
     """Publish a zip (with composer.json inside) as a package version."""
     from ....artifacts.publish import publish_archive
     from ....errors import BrokerError
@@ -153,5 +159,10 @@ def publish(archive: Path, version: str | None, replace: bool) -> None:
             return await publish_archive(broker, file, version=version, replace=replace)
 
     published = run(work)
+    if as_json:
+        from dataclasses import asdict
+
+        print_json(asdict(published))
+        return
     verb = "Published" if published.changed else "Already published:"
     click.echo(f"{verb} {published.name} {published.version} ({published.reference[:12]}, {published.size} bytes)")

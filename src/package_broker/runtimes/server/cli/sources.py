@@ -63,6 +63,7 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 @click.option("--username", help="Upstream user (or put user:password@ in an https URL).")
 @click.option("--password-env", metavar="VAR", help="Read the upstream password or token from this variable.")
 @click.option("--no-sync", is_flag=True, help="Only register it; the next scheduled sync reads it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the source (and its first sync's report) as JSON.")
 @click.option(
     "--sql",
     "as_sql",
@@ -76,6 +77,7 @@ def source_add(
     username: str | None,
     password_env: str | None,
     no_sync: bool,
+    as_json: bool,
     as_sql: bool,
 ) -> None:
     """Add a source.
@@ -133,6 +135,13 @@ def source_add(
         return added, report
 
     added, report = run(work)
+    if as_json:
+        from dataclasses import asdict
+
+        print_json({**source_json(added), "sync": asdict(report) if report else None})
+        if report is not None and report.status == "error":
+            raise SystemExit(1)
+        return
     click.echo(f"Added {added.id}: {kind} {added.url}" + (" (credentials stored encrypted)" if values else ""))
     if report is not None:
         click.echo(f"Sync: {report.status}: {report.message}")
