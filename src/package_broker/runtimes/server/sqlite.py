@@ -69,10 +69,20 @@ class SqliteDatabase:
         return [await self.fetch_all(sql, params) for sql, params in queries]
 
     async def execute(self, sql: str, params: Params = ()) -> int:
+        # In its own BEGIN IMMEDIATE, like a batch: a lone write in autocommit mode reads first and then
+        # upgrades to a write, and in WAL mode that upgrade fails at once ("database is locked", without
+        # waiting busy_timeout) when another process wrote in between.
         async with self._write_lock:
             try:
-                async with self._db.execute(sql, tuple(params)) as cursor:
-                    return cursor.rowcount
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    async with self._db.execute(sql, tuple(params)) as cursor:
+                        changed = cursor.rowcount
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+                return changed
             except sqlite3.Error as exc:
                 raise BackendError(f"database write failed: {exc}") from exc
 
