@@ -18,6 +18,22 @@ from ...ports.database import Params, Row
 from .filesystem import space_problem
 
 
+async def connect(path: str) -> aiosqlite.Connection:
+    """aiosqlite.connect, but a failed open also waits for aiosqlite's thread to stop.
+
+    (aiosqlite stops its thread without waiting; the thread then reports to this event loop, and if the loop
+    has closed by then, as at the end of a one-shot CLI command, the thread dies with "Event loop is closed".)
+    """
+    pending = aiosqlite.connect(path, isolation_level=None)
+    try:
+        return await pending
+    except BaseException:
+        thread = getattr(pending, "_thread", None)
+        if thread is not None and thread.is_alive():
+            await asyncio.to_thread(thread.join, 5)
+        raise
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
@@ -32,7 +48,7 @@ class SqliteDatabase:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            connection = await aiosqlite.connect(path, isolation_level=None)
+            connection = await connect(path)
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open the SQLite database at {path}: {exc}") from exc
         try:
@@ -51,19 +67,18 @@ class SqliteDatabase:
         return cls(connection, path)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        # One call on aiosqlite's thread runs the statement to its end. (Stepping a cursor in several calls
+        # would let another coroutine's BEGIN IMMEDIATE run while this statement holds a read snapshot; once
+        # another process has written, SQLite refuses that upgrade at once with "database is locked",
+        # without waiting busy_timeout.)
         try:
-            async with self._db.execute(sql, tuple(params)) as cursor:
-                return [dict(row) for row in await cursor.fetchall()]
+            return [dict(row) for row in await self._db.execute_fetchall(sql, tuple(params))]
         except sqlite3.Error as exc:
             raise BackendError(f"database query failed: {exc}") from exc
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        try:
-            async with self._db.execute(sql, tuple(params)) as cursor:
-                row = await cursor.fetchone()
-                return dict(row) if row is not None else None
-        except sqlite3.Error as exc:
-            raise BackendError(f"database query failed: {exc}") from exc
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_many(self, queries: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         return [await self.fetch_all(sql, params) for sql, params in queries]

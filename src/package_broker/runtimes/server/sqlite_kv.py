@@ -26,6 +26,7 @@ import aiosqlite
 
 from ...errors import BackendError
 from ...ports.kv import MIN_TTL
+from .sqlite import connect
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
@@ -60,7 +61,7 @@ class SqliteKVStore:
     async def _connect(self) -> aiosqlite.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db = await connect(self.path)
         try:
             for pragma in ("journal_mode = WAL", "busy_timeout = 5000", "synchronous = NORMAL"):
                 await db.execute(f"PRAGMA {pragma}")
@@ -115,8 +116,9 @@ class SqliteKVStore:
 
     async def _row(self, key: str) -> tuple[bytes, str | None] | None:
         async def read(db: aiosqlite.Connection) -> tuple[bytes, str | None] | None:
-            async with db.execute("SELECT value, metadata, expires_at FROM kv WHERE key = ?", (key,)) as cursor:
-                row = await cursor.fetchone()
+            # One call on aiosqlite's thread (see SqliteDatabase.fetch_all for why).
+            rows = list(await db.execute_fetchall("SELECT value, metadata, expires_at FROM kv WHERE key = ?", (key,)))
+            row = rows[0] if rows else None
             if row is None or (row[2] is not None and row[2] <= time.time()):
                 return None
             return bytes(row[0]), row[1]
