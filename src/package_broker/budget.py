@@ -58,6 +58,10 @@ class Budget:
         else:
             self.used_services += 1
 
+    def fetches_left(self) -> int | None:
+        """Outbound fetches still allowed in this invocation (None: no limit)."""
+        return None if self.fetches is None else max(0, self.fetches - self.used_fetches)
+
     def affords(self, *, fetches: int = 0, services: int = 0) -> bool:
         """True if `fetches` and `services` calls are still possible and time is left."""
         return self._left("fetch") >= fetches and self._left("services") >= services and not self.out_of_time()

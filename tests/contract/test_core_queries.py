@@ -18,8 +18,8 @@ from package_broker.errors import Conflict
 from package_broker.runtimes.server.bootstrap import load_migrations
 from package_broker.runtimes.server.filesystem import FilesystemObjectStore
 from package_broker.runtimes.server.memory_kv import MemoryKVStore
+from package_broker.sources.job import sync_due
 from package_broker.sources.store import RefState
-from package_broker.sync.job import sync_due
 from tests.helpers import make_zip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,9 @@ import pytest
 
 from tests.conftest import BrokerServer, basic, require_tool
 from tests.e2e.composer import KIT_FILES, Client, Project, lib_files, run_alias_check, run_scenario, visible, wait_until
+from tests.e2e.providers import TOKEN as PROVIDER_TOKEN
+from tests.e2e.providers import ProviderTarget
+from tests.fixtures.providers.github import GitHubFixture
 from tests.helpers import Repo, git, make_zip
 
 pytestmark = pytest.mark.e2e
@@ -93,3 +97,38 @@ def test_an_uploaded_zip_installs(client: Client, server: BrokerServer, tmp_path
     project.composer("install")
     assert project.php("echo \\Acme\\Zipped\\Z::V;") == "zipped 1.2"
     assert project.locked()["acme/zipped"]["dist"]["shasum"] == response.json()["shasum"]
+
+
+def test_composer_installs_from_a_github_source_updated_by_webhooks(
+    client: Client, server_factory: Any, tmp_path: Path
+) -> None:
+    """Packages on a GitHub-shaped provider (API over real git repositories): added with `source add github`,
+    kept current by signed push webhooks (no scheduled sync runs: SYNC_INTERVAL is a day), and a lock file
+    still installs once the provider is gone."""
+    fixture = GitHubFixture(token=PROVIDER_TOKEN).start()
+    # PRIVATE_UPSTREAMS=allow: the fixture plays both api.github.com and codeload on 127.0.0.1 (two ports).
+    server: BrokerServer = server_factory(
+        "gh", GH_TOKEN=PROVIDER_TOKEN, SYNC_INTERVAL="86400", PRIVATE_UPSTREAMS="allow"
+    )
+
+    def add_source(path: str) -> tuple[str, str]:
+        added = json.loads(
+            server.cli(
+                "source", "add", "github", path, "--token-env", "GH_TOKEN", "--api-url", fixture.url, "--json"
+            ).stdout
+        )
+        assert added["sync"]["status"] == "ok", added["sync"]
+        assert added["webhook"]["url"].endswith(f"/webhooks/github/{added['id']}")
+        return added["id"], added["webhook"]["secret"]
+
+    target = ProviderTarget(server.url, tmp_path / "repos", fixture, add_source, server.token, server.requests)
+    try:
+        run_scenario(target, tmp_path, client)
+        # The provider is gone: what was installed once installs again from the broker's own storage.
+        fixture.stop()
+        project = Project(tmp_path / "after", target, target.token(), client, home=tmp_path / "after-home")
+        project.write({"acme/kit": "dev-main", "acme/lib": "^1.0"})
+        project.composer("install")
+        assert project.php("echo \\Acme\\Kit\\Kit::run();") == "kit+lib 1.0"
+    finally:
+        fixture.stop()

@@ -15,7 +15,7 @@ import pytest
 from package_broker.broker import Broker
 from package_broker.budget import Budget, spending
 from package_broker.composer.minifier import expand
-from package_broker.sync.job import sync_source
+from package_broker.sources.job import sync_source
 from tests.conftest import Client, basic
 from tests.fixtures.composer_repo import ComposerRepository
 

@@ -14,8 +14,8 @@ import pytest
 
 from package_broker.broker import Broker
 from package_broker.composer.minifier import expand
-from package_broker.sources import git as git_source
-from package_broker.sync.job import sync_all, sync_source
+from package_broker.sources.job import sync_all, sync_source
+from package_broker.sources.vcs import sync as git_source
 from tests.conftest import Client, basic, require_tool
 from tests.helpers import Repo, git, php_package
 

@@ -21,8 +21,8 @@ import pytest
 from package_broker.broker import Broker
 from package_broker.sources import store as source_store
 from package_broker.sources.composer_repo import ComposerRepositorySync
+from package_broker.sources.job import sync_source
 from package_broker.sources.store import LEASE_SECONDS
-from package_broker.sync.job import sync_source
 from tests.fixtures.composer_repo import ComposerRepository
 from tests.helpers import BROKER_VARIABLES, run_cli
 
@@ -44,7 +44,7 @@ def upstream() -> Iterator[ComposerRepository]:
 async def test_a_running_sync_renews_its_lease_and_keeps_others_out(
     broker: Broker, upstream: ComposerRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("package_broker.sync.job.LEASE_SECONDS", 0.3)  # renewed every 0.1 s
+    monkeypatch.setattr("package_broker.sources.job.LEASE_SECONDS", 0.3)  # renewed every 0.1 s
     source = await broker.sources.add("composer", upstream.url)
     real_run = ComposerRepositorySync.run
 

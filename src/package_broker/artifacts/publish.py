@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..broker import Broker
-from ..catalog.store import DistRow, VersionRow, dist_key, dist_path
+from ..catalog.store import VersionRow, dist_key, dist_path
 from ..composer.manifest import encode_version, parse_manifest, version_object
 from ..composer.names import validate_name
 from ..composer.versions import is_dev, normalize
 from ..errors import Conflict, InvalidInput, InvalidManifest, InvalidName
 from ..ports.blob import Blob, blob_of
+from ..sources.context import SyncContext
+from ..sources.dists import store_archive
 from .zips import inspect_zip
 
 
@@ -84,10 +86,10 @@ async def publish_archive(
         )
 
     # The archive first, then the records pointing at it: a served dist URL always resolves.
-    key = dist_key(name, info.sha1)
-    if info.sha1 not in state.dists and await broker.ports.objects.head(key) is None:
-        await broker.ports.objects.put(key, blob.file, size=info.size, metadata={"sha1": info.sha1})
-    dist = DistRow(name, info.sha1, key, info.sha1, info.size)
+    stored = info.sha1 in state.dists or await broker.ports.objects.head(dist_key(name, info.sha1)) is not None
+    dist = await store_archive(
+        SyncContext.of(broker), name, info.sha1, blob, checked=info, record=False, already_stored=stored
+    )
     if previous is not None and previous.reference == info.sha1:
         await broker.catalog.write(state, uploads.id, replace=False, dists=[dist])
         return Published(name, previous.version, normalized, info.sha1, info.sha1, info.size, changed=False)

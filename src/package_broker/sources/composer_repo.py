@@ -24,9 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .. import budget, untrusted_json
-from ..artifacts.zips import inspect_zip
-from ..broker import Broker
-from ..catalog.store import DistRow, PackageState, VersionRow, dist_key, dist_path, first_description
+from ..catalog.store import DistRow, PackageState, VersionRow, dist_path, first_description
 from ..composer.manifest import check_links
 from ..composer.minifier import expand
 from ..composer.names import naming_error
@@ -35,7 +33,8 @@ from ..errors import BrokerError, InvalidVersion, SourceError
 from ..ports import HttpClient, HttpResponse
 from ..ports.database import Params
 from ..ports.http_client import MAX_METADATA_BYTES
-from .addresses import check_upstream_url
+from .context import SyncContext
+from .dists import store_archive
 from .report import SyncReport
 from .store import RefState, Source
 
@@ -56,8 +55,8 @@ def _metadata_url(base: str, template: str) -> str:
 
 
 class ComposerRepositorySync:
-    def __init__(self, broker: Broker, source: Source, http: HttpClient) -> None:
-        self.broker = broker
+    def __init__(self, ctx: SyncContext, source: Source, http: HttpClient) -> None:
+        self.ctx = ctx
         self.source = source
         self.http = http
         self.budget = budget.current()
@@ -67,15 +66,13 @@ class ComposerRepositorySync:
 
     async def _guard(self, url: str) -> None:
         """Refuse a URL the upstream names (or redirects to) that PRIVATE_UPSTREAMS does not allow."""
-        await check_upstream_url(
-            url, self.source.url, self.broker.settings.private_upstreams, self.broker.ports.resolve
-        )
+        await self.ctx.guard(self.source.url)(url)
 
     async def _headers_for(self, url: str) -> dict[str, str]:
         if not self.source.credentials or urlsplit(url).netloc != self.host:
             return {}
         if not self._auth:
-            values = await self.broker.open_credentials(self.source.credentials)
+            values = await self.ctx.open_credentials(self.source.credentials)
             if values.get("token"):
                 self._auth = {"authorization": f"Bearer {values['token']}"}
             else:
@@ -111,7 +108,7 @@ class ComposerRepositorySync:
             )
         metadata_url = _metadata_url(root_url, template)
         names = sorted({str(n).lower() for n in listed})
-        previous = await self.broker.sources.refs(self.source.id)
+        previous = await self.ctx.sources.refs(self.source.id)
         report = SyncReport(self.source.id, "ok")
         cursor = self.source.sync_cursor
         last_done = cursor
@@ -132,7 +129,7 @@ class ComposerRepositorySync:
                 return self._partial(report, last_done, names, str(exc))
             except BrokerError as exc:
                 report.skipped.append((name, str(exc)))
-                await self.broker.ports.db.batch(self._states([RefState(f"p2/{name}.json", "skipped", str(exc))]))
+                await self.ctx.sources.record(self._states([RefState(f"p2/{name}.json", "skipped", str(exc))]))
             last_done = name
         await self._forget_unlisted(previous, set(names))
         report.message = f"{len(names)} packages from {self.host}" + self._skipped(report)
@@ -156,7 +153,7 @@ class ComposerRepositorySync:
         return "; skipped " + "; ".join(f"{n}: {r}" for n, r in report.skipped[:5])
 
     def _states(self, states: list[RefState]) -> list[tuple[str, Params]]:
-        return self.broker.sources.ref_statements(self.source.id, states, complete=False)
+        return self.ctx.sources.ref_statements(self.source.id, states, complete=False)
 
     async def _forget_unlisted(self, previous: dict[str, dict[str, Any]], names: set[str]) -> None:
         """After a complete pass, drop what earlier syncs recorded for packages the source no longer lists."""
@@ -164,9 +161,7 @@ class ComposerRepositorySync:
             ref for ref in previous if ref.removeprefix("p2/").removesuffix(".json").removesuffix("~dev") not in names
         ]
         if stale:
-            await self.broker.ports.db.batch(
-                [("DELETE FROM source_refs WHERE source_id = ? AND ref = ?", (self.source.id, ref)) for ref in stale]
-            )
+            await self.ctx.sources.forget_refs(self.source.id, stale)
 
     async def _package(
         self, name: str, metadata_url: str, previous: dict[str, dict[str, Any]], report: SyncReport
@@ -181,7 +176,7 @@ class ComposerRepositorySync:
         if all(response.status == 304 for _, _, response in responses):
             return True  # unchanged upstream: nothing to read or write
 
-        state = await self.broker.catalog.state(name)
+        state = await self.ctx.catalog.state(name)
         rows: list[VersionRow] = []
         dists: list[DistRow] = []
         states: list[RefState] = []
@@ -215,7 +210,7 @@ class ComposerRepositorySync:
             report.skipped.append((name, "the upstream no longer lists it; its versions stay served"))
             rows = list(state.versions.values())
         if rows or state.package is not None:
-            report.changed |= await self.broker.catalog.write(
+            report.changed |= await self.ctx.catalog.write(
                 state,
                 self.source.id,
                 rows,
@@ -224,7 +219,7 @@ class ComposerRepositorySync:
                 extra=self._states(states),
             )
         else:
-            await self.broker.ports.db.batch([*self._states(states)])
+            await self.ctx.sources.record(self._states(states))
         report.versions += len(rows)
         return complete
 
@@ -279,7 +274,7 @@ class ComposerRepositorySync:
             url,
             headers=await self._headers_for(url),
             timeout=ARCHIVE_SECONDS,
-            max_bytes=self.broker.settings.max_upload_bytes,
+            max_bytes=self.ctx.settings.max_upload_bytes,
             guard=self._guard,
         )
         where = f"{urlsplit(url).netloc}{urlsplit(url).path}"
@@ -288,11 +283,9 @@ class ComposerRepositorySync:
         with download.blob as blob:
             if shasum and shasum.lower() != blob.sha1:
                 raise SourceError(f"the archive's sha1 {blob.sha1} does not match the upstream shasum {shasum}")
-            # The same checks as an upload: only a safe zip with a composer.json is served to clients.
-            await self.broker.ports.offload(lambda: inspect_zip(blob))
-            key = dist_key(name, blob.sha1)
-            await self.broker.ports.objects.put(key, blob.file, size=blob.size, metadata={"sha1": blob.sha1})
-        return DistRow(name, blob.sha1, key, blob.sha1, blob.size, upstream_url=url)
+            # The same checks as an upload: only a safe zip with a composer.json is served to clients. Recorded
+            # in the package's write (after this store), not one call per archive.
+            return await store_archive(self.ctx, name, blob.sha1, blob, record=False, upstream_url=url)
 
 
 def _versions(body: bytes, name: str) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -13,7 +14,6 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..ports import Clock, Database
 from ..ports.database import Params
 
-KINDS = ("git", "composer", "artifact")
 #: The one source that owns uploaded archives.
 UPLOADS_URL = "upload"
 #: A lease not renewed for this long is presumed dead (its process crashed) and may be taken over. A running
@@ -110,6 +110,8 @@ def prepare_source(
     now: int, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
 ) -> tuple[str, tuple[str, Params]]:
     """Validate a new source; return its id and the INSERT that registers it (see `SourceStore.add`)."""
+    from .kinds import KINDS  # the table imports this module
+
     if kind not in KINDS:
         raise InvalidInput(f"unknown source kind {kind!r}; use one of: {', '.join(KINDS)}")
     check_source_url(url)
@@ -157,6 +159,38 @@ class SourceStore:
         if row is None:
             raise NotFound(f"no source with id {source_id}; see `package-broker source list`")
         return Source.from_row(row)
+
+    async def find(self, source_id: str) -> Source | None:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))
+        return Source.from_row(row) if row else None
+
+    async def webhook_secret(self, source: Source, unseal: Callable[[str], Awaitable[dict[str, str]]]) -> str | None:
+        """The source's webhook secret in clear, or None when it has none."""
+        row = await self.db.fetch_one("SELECT webhook_secret FROM sources WHERE id = ?", (source.id,))
+        if not row or not row["webhook_secret"]:
+            return None
+        return (await unseal(row["webhook_secret"])).get("secret")
+
+    async def set_webhook_secret(self, source_id: str, sealed: str | None) -> None:
+        await self.db.execute(
+            "UPDATE sources SET webhook_secret = ?, updated_at = ? WHERE id = ?", (sealed, self.clock.now(), source_id)
+        )
+
+    async def first_delivery(self, source_id: str, delivery: str, *, keep_days: int) -> bool:
+        """Record a webhook delivery id; False if it was already recorded (a replay). Old ids are dropped."""
+        now = self.clock.now()
+        await self.db.execute(
+            "DELETE FROM webhook_deliveries WHERE source_id = ? AND received_at < ?",
+            (source_id, now - keep_days * 86400),
+        )
+        return (
+            await self.db.execute(
+                "INSERT INTO webhook_deliveries (source_id, delivery, received_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source_id, delivery) DO NOTHING",
+                (source_id, delivery[:200], now),
+            )
+            == 1
+        )
 
     async def all(self) -> list[Source]:
         rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")
@@ -277,6 +311,27 @@ class SourceStore:
             for s in states
         ]
         return statements
+
+    async def record(self, statements: list[tuple[str, Params]]) -> None:
+        """Run statements built by `ref_statements` on their own (when no catalog write carries them)."""
+        if statements:
+            await self.db.batch(statements)
+
+    async def forget_refs(self, source_id: str, refs: list[str]) -> None:
+        """Drop what earlier syncs recorded for these refs (they no longer exist upstream)."""
+        await self.db.batch([("DELETE FROM source_refs WHERE source_id = ? AND ref = ?", (source_id, r)) for r in refs])
+
+    def upstream_state_statement(self, source_id: str, values: dict[str, Any]) -> tuple[str, Params]:
+        """The statement that keeps what a repository remembers between syncs (ETags, the last listing)."""
+        return ("UPDATE sources SET upstream_state = ? WHERE id = ?", (json.dumps(values), source_id))
+
+    async def upstream_state(self, source_id: str) -> dict[str, Any]:
+        row = await self.db.fetch_one("SELECT upstream_state FROM sources WHERE id = ?", (source_id,))
+        try:
+            value = json.loads(row["upstream_state"]) if row and row["upstream_state"] else {}
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     async def refs(self, source_id: str) -> dict[str, dict[str, Any]]:
         """Return what the last sync recorded per ref: commit, status, reason, package, version."""

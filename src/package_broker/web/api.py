@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..access.auth import require_scope, require_unscoped, require_write
 from ..artifacts.publish import publish_archive
 from ..errors import InvalidInput, PayloadTooLarge
-from ..sync.job import sync_all
+from ..sources.job import sync_all
 from .http import Response, json_response
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from ..access.store import Token
 from ..broker import Broker
 from ..errors import BrokerError, Conflict, InvalidInput, NotFound
 from ..logs import log_request
-from . import api, composer, health
+from . import api, composer, health, webhooks
 from .http import Request, Response, error_response
 
 log = logging.getLogger("package_broker.request")
@@ -123,6 +123,10 @@ class App:
             if method != "GET":
                 return _method_not_allowed("GET, HEAD")
             return await composer.dist(ctx, match[1], match[2])
+        if match := webhooks.PATTERN.match(path):
+            if method != "POST":
+                return _method_not_allowed("POST")
+            return await webhooks.webhook(ctx, match[1], match[2])
         handler = _EXACT.get((method, path))
         if handler is not None:
             return await handler(ctx)

@@ -20,7 +20,7 @@ from ...budget import Budget, spending
 from ...config import Settings
 from ...errors import ConfigError
 from ...ports import SystemClock
-from ...sync.job import sync_due
+from ...sources.job import sync_due
 from ...web.app import App
 from ...web.http import error_response
 from .bridge import core_request, js_response

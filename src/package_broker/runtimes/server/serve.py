@@ -15,7 +15,7 @@ import sys
 from ... import logs
 from ...config import Settings
 from ...ports.metered import unwrap
-from ...sync.job import sync_due
+from ...sources.job import sync_due
 from ...web.app import App
 from .asgi import AsgiAdapter
 from .bootstrap import build_broker

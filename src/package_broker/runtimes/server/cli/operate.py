@@ -111,7 +111,7 @@ def sync(source_ids: tuple[str, ...], as_json: bool) -> None:
     """Sync all sources now (or only the given ones). Exits 1 if a source failed or was busy."""
     from dataclasses import asdict
 
-    from ....sync.job import sync_all
+    from ....sources.job import sync_all
 
     progress = _progress_bar if sys.stderr.isatty() and not as_json else None
     reports = run(lambda broker: sync_all(broker, list(source_ids) or None, progress=progress))

@@ -51,17 +51,41 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return url, None
 
 
+#: The kinds `source add` takes (uploads are not added: they arrive with `publish`).
+ADDABLE = ["git", "composer", "github", "gitlab", "bitbucket", "gitea"]
+
+
+def _secret_from(variable: str | None, option: str) -> str | None:
+    if not variable:
+        return None
+    secret = os.environ.get(variable)
+    if not secret:
+        fail(f"{option} {variable}: that variable is empty or not set")
+    return secret
+
+
 @source.command("add")
-@click.argument("kind", type=click.Choice(["git", "composer"]))
-@click.argument("url")
+@click.argument("kind", type=click.Choice(ADDABLE))
+@click.argument("target")
 @click.option(
     "--package",
     "packages",
     multiple=True,
     help="composer: mirror only these packages (repeatable); default: all it lists.",
 )
-@click.option("--username", help="Upstream user (or put user:password@ in an https URL).")
-@click.option("--password-env", metavar="VAR", help="Read the upstream password or token from this variable.")
+@click.option(
+    "--username", help="Upstream user (or put user:password@ in an https URL); bitbucket: with an app password."
+)
+@click.option("--password-env", metavar="VAR", help="Read the upstream password (or app password) from this variable.")
+@click.option("--token-env", metavar="VAR", help="Read the upstream access token from this variable.")
+@click.option("--api-url", metavar="URL", help="github/gitlab/bitbucket/gitea: the API of a self-hosted installation.")
+@click.option(
+    "--all",
+    "whole",
+    is_flag=True,
+    help="github/gitlab/bitbucket/gitea: TARGET is an organisation, group "
+    "or workspace; add each of its repositories that has a composer.json.",
+)
 @click.option("--no-sync", is_flag=True, help="Only register it; the next scheduled sync reads it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the source (and its first sync's report) as JSON.")
 @click.option(
@@ -72,10 +96,13 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
 )
 def source_add(
     kind: str,
-    url: str,
+    target: str,
     packages: tuple[str, ...],
     username: str | None,
     password_env: str | None,
+    token_env: str | None,
+    api_url: str | None,
+    whole: bool,
     no_sync: bool,
     as_json: bool,
     as_sql: bool,
@@ -83,27 +110,58 @@ def source_add(
     """Add a source.
 
     \b
-    git URL       a git repository: a local path, file://, https:// or an SSH URL
-    composer URL  another Composer 2 repository to mirror (Satis, Private Packagist, another broker)
+    git URL                  a git repository: a local path, file://, https:// or an SSH URL
+    composer URL             another Composer 2 repository to mirror (Satis, Private Packagist, another broker)
+    github OWNER/REPO        a GitHub repository (GitHub Enterprise: --api-url https://HOST/api/v3)
+    gitlab GROUP/PROJECT     a GitLab project (self-hosted: --api-url https://HOST/api/v4)
+    bitbucket WORKSPACE/REPO a Bitbucket Cloud repository
+    gitea OWNER/REPO         a Gitea or Forgejo repository (--api-url https://HOST/api/v1)
 
-    Credentials are stored encrypted with ENCRYPTION_KEY and never printed.
+    Provider sources read the provider's API with a token (--token-env VAR), sync on both runtimes, and
+    get a webhook URL and secret, shown once, so a push is served within seconds. Credentials are stored
+    encrypted with ENCRYPTION_KEY and never printed.
     """
+    if kind in ("git", "composer"):
+        if whole or api_url or token_env and kind == "git":
+            fail(f"--all, --api-url{' and --token-env' if kind == 'git' else ''} are for provider sources, not {kind}")
+        _add_url_source(kind, target, packages, username, password_env, token_env, no_sync, as_json, as_sql)
+        return
+    if packages:
+        fail("--package is for composer sources")
+    if as_sql:
+        fail(
+            "--sql registers git and composer sources; for the Worker, add provider sources from a server "
+            "sharing its database, or with the admin API"
+        )
+    _add_provider_source(kind, target, username, password_env, token_env, api_url, whole, no_sync, as_json)
+
+
+def _add_url_source(
+    kind: str,
+    url: str,
+    packages: tuple[str, ...],
+    username: str | None,
+    password_env: str | None,
+    token_env: str | None,
+    no_sync: bool,
+    as_json: bool,
+    as_sql: bool,
+) -> None:
     if kind == "git" and "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
         path = Path(url).expanduser()
         if not path.exists():
             fail(f"{url} is neither a URL nor an existing directory")
         url = str(path.resolve())
     url, credentials = split_credentials(url)
-    if password_env:
-        secret = os.environ.get(password_env)
-        if not secret:
-            fail(f"--password-env {password_env}: that variable is empty or not set")
+    if secret := _secret_from(password_env, "--password-env"):
         credentials = (username or (credentials[0] if credentials else ""), secret)
     values: dict[str, str] | None = None
     if credentials:
         values = {"username": credentials[0], "password": credentials[1]}
         if kind == "composer" and not credentials[0]:
             values = {"token": credentials[1]}
+    if token := _secret_from(token_env, "--token-env"):
+        values = {"token": token}
     options = {"packages": [p.lower() for p in packages]} if packages else None
     if as_sql:
         import asyncio
@@ -127,7 +185,7 @@ def source_add(
         return
 
     async def work(broker: Broker) -> Any:
-        from ....sync.job import sync_source
+        from ....sources.job import sync_source
 
         sealed = await broker.seal_credentials(values) if values else None
         added = await broker.sources.add(kind, url, sealed, options)
@@ -135,18 +193,89 @@ def source_add(
         return added, report
 
     added, report = run(work)
-    if as_json:
-        from dataclasses import asdict
+    _print_added([(added, report, None)], None, as_json, "(credentials stored encrypted)" if values else "")
 
-        print_json({**source_json(added), "sync": asdict(report) if report else None})
-        if report is not None and report.status == "error":
-            raise SystemExit(1)
-        return
-    click.echo(f"Added {added.id}: {kind} {added.url}" + (" (credentials stored encrypted)" if values else ""))
-    if report is not None:
-        click.echo(f"Sync: {report.status}: {report.message}")
-        if report.status == "error":
-            raise SystemExit(1)
+
+def _add_provider_source(
+    kind: str,
+    target: str,
+    username: str | None,
+    password_env: str | None,
+    token_env: str | None,
+    api_url: str | None,
+    whole: bool,
+    no_sync: bool,
+    as_json: bool,
+) -> None:
+    from ....sources.kinds import PROVIDERS
+    from ....sources.providers.provider import Credentials
+
+    provider = PROVIDERS[kind]
+    credentials = Credentials(
+        token=_secret_from(token_env, "--token-env"),
+        username=username,
+        password=_secret_from(password_env, "--password-env"),
+    )
+    if credentials.password and not credentials.username:
+        fail("--password-env needs --username (a Bitbucket app password goes with its user name)")
+
+    async def work(broker: Broker) -> Any:
+        from ....catalog.store import PUBLIC_URL
+        from ....sources.job import sync_source
+        from ....sources.providers.register import add_organisation, add_repository
+
+        if whole:
+            added, existing = await add_organisation(broker, provider, target, credentials, api_url=api_url)
+        else:
+            added, existing = [await add_repository(broker, provider, target, credentials, api_url=api_url)], []
+        results = []
+        for one in added:
+            report = None if no_sync else await sync_source(broker, one.source)
+            results.append((one.source, report, one.webhook_secret))
+        base = broker.settings.base_url or await broker.catalog.state_text(PUBLIC_URL)
+        return results, existing, base
+
+    results, existing, base = run(work)
+    for path in existing:
+        click.echo(f"Already a source: {path} (left as it is)", err=True)
+    if whole and not results and not existing:
+        fail(f"no repository of {target} on {provider.title} has a composer.json on its default branch")
+    _print_added(results, base, as_json, "(token stored encrypted)" if credentials.token else "")
+
+
+def _print_added(results: list[tuple[Source, Any, str | None]], base: str | None, as_json: bool, stored: str) -> None:
+    """Print what `source add` did; for provider sources, the webhook URL and secret (shown only now)."""
+    from dataclasses import asdict
+
+    from ....sources.kinds import KINDS
+
+    def hook(s: Source, secret: str | None) -> dict[str, str] | None:
+        provider = KINDS[s.kind].provider
+        if provider is None or secret is None:
+            return None
+        path = f"/webhooks/{provider.name}/{s.id}"
+        return {"url": f"{base}{path}" if base else path, "secret": secret}
+
+    if as_json:
+        out = [
+            {**source_json(s), "sync": asdict(r) if r else None, "webhook": hook(s, secret)} for s, r, secret in results
+        ]
+        print_json(out[0] if len(out) == 1 else out)
+    else:
+        for s, report, secret in results:
+            click.echo(f"Added {s.id}: {s.kind} {s.url}" + (f" {stored}" if stored else ""))
+            if report is not None:
+                click.echo(f"Sync: {report.status}: {report.message}")
+            if (webhook := hook(s, secret)) is not None:
+                provider = KINDS[s.kind].provider
+                assert provider is not None
+                where = webhook["url"] if base else f"https://<this broker's address>{webhook['url']}"
+                click.echo(f"Webhook ({provider.webhook_help or 'the repository settings'}), shown only now:")
+                click.echo(f"  URL:    {where}")
+                click.echo(f"  Secret: {webhook['secret']}")
+                click.echo("  Content type: application/json; events: push (and tag push)")
+    if any(r is not None and r.status == "error" for _, r, _ in results):
+        raise SystemExit(1)
 
 
 @source.command("list")

@@ -1,5 +1,6 @@
-"""The sync job: run by the Worker's Cron Trigger, the server's scheduler, `package-broker sync` and
-`POST /api/sync`. One code path for all four.
+"""The sync job: run by the Worker's Cron Trigger, the server's scheduler, `package-broker sync`,
+`POST /api/sync` and push webhooks. One code path for all of them; what a sync does is the source kind's
+(sources/kinds.py).
 
 Each source is synced under a lease (two syncs of one source never overlap). A failing source records
 its error and keeps serving its last good metadata; the others carry on. Every run stays within the
@@ -19,33 +20,19 @@ from contextlib import AbstractContextManager
 from .. import budget
 from ..broker import Broker
 from ..errors import BrokerError
-from ..sources.composer_repo import ComposerRepositorySync
-from ..sources.git import GitSync
-from ..sources.report import SyncReport
-from ..sources.store import LEASE_SECONDS, Lease, Source
+from .context import SyncContext
+from .kinds import kind_of
+from .report import SyncReport
+from .store import LEASE_SECONDS, Lease, Source
 
 log = logging.getLogger("package_broker.sync")
 
 
-async def _run(broker: Broker, source: Source) -> SyncReport:
-    if source.kind == "git":
-        if broker.ports.git is None:
-            raise BrokerError(
-                f"plain git sources need the git command line, which the {broker.ports.runtime} runtime does "
-                "not have; sync this source from a self-hosted server"
-            )
-        return await GitSync(broker, source, broker.ports.git).run()
-    if source.kind == "composer":
-        if broker.ports.http is None:
-            raise BrokerError(f"the {broker.ports.runtime} runtime has no HTTP client")
-        return await ComposerRepositorySync(broker, source, broker.ports.http).run()
-    raise BrokerError(f"source kind {source.kind!r} cannot be synced by this version")
-
-
 async def sync_source(broker: Broker, source: Source) -> SyncReport:
     """Sync one source within the current budget and record the outcome on it."""
-    if source.kind == "artifact":
-        return SyncReport(source.id, "ok", "uploads need no sync")
+    kind = kind_of(source)
+    if kind.sync is None:
+        return SyncReport(source.id, "ok", f"{kind.title} need no sync")
     if not budget.current().affords(services=2):  # the lease, and the outcome from the reserve
         return SyncReport(source.id, "partial", "this run's budget ran out before this source; the next run syncs it")
     lease = await broker.sources.acquire(source.id)
@@ -54,7 +41,7 @@ async def sync_source(broker: Broker, source: Source) -> SyncReport:
     report = SyncReport(source.id, "error", "the sync was interrupted")
     keeper = asyncio.create_task(_keep(broker, lease))
     try:
-        report = await _run(broker, source)
+        report = await kind.sync(SyncContext.of(broker), source)
     except budget.BudgetExhausted as exc:
         report = SyncReport(source.id, "partial", str(exc), cursor=source.sync_cursor)
     except BrokerError as exc:

@@ -1,0 +1,95 @@
+"""Adding provider sources (the CLI now, the admin API later call these): one repository, or every
+repository of an organisation that has a composer.json, each with its own webhook secret."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...errors import Conflict, InvalidInput
+from ..context import SyncContext
+from ..store import Source
+from ..vcs.repository import UpstreamState
+from .api import ProviderApi
+from .provider import Credentials, Provider
+
+if TYPE_CHECKING:
+    from ...broker import Broker
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    source: Source
+    #: The webhook secret, in clear: shown once, to paste into the provider's webhook settings.
+    webhook_secret: str
+
+
+def webhook_path(provider: Provider, source_id: str) -> str:
+    return f"/webhooks/{provider.name}/{source_id}"
+
+
+def _values(credentials: Credentials) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in (
+            ("token", credentials.token),
+            ("username", credentials.username),
+            ("password", credentials.password),
+        )
+        if v
+    }
+
+
+def _api_url(provider: Provider, api_url: str | None) -> str:
+    url = (api_url or provider.default_api_url or "").rstrip("/")
+    if not url:
+        raise InvalidInput(f"{provider.title} has no public API: give the installation's API URL (--api-url)")
+    if not url.startswith(("https://", "http://")):
+        raise InvalidInput(f"the API URL must start with https:// (got {url!r})")
+    return url
+
+
+async def new_webhook_secret(broker: Broker, source_id: str) -> str:
+    """Generate and store (sealed) a new webhook secret for a source; the old one stops working at once."""
+    secret = secrets.token_urlsafe(32)
+    await broker.sources.set_webhook_secret(source_id, await broker.seal_credentials({"secret": secret}))
+    return secret
+
+
+async def add_repository(
+    broker: Broker, provider: Provider, path: str, credentials: Credentials, *, api_url: str | None = None
+) -> Added:
+    """Register one repository of `provider` (its path as the provider writes it: OWNER/REPO, ...)."""
+    base = _api_url(provider, api_url)
+    url = provider.repository_url(base, path)  # validates the path
+    values = _values(credentials)
+    sealed = await broker.seal_credentials(values) if values else None
+    source = await broker.sources.add(provider.name, url, sealed, {"api_url": base, "repository": path})
+    return Added(source, await new_webhook_secret(broker, source.id))
+
+
+async def add_organisation(
+    broker: Broker, provider: Provider, owner: str, credentials: Credentials, *, api_url: str | None = None
+) -> tuple[list[Added], list[str]]:
+    """Register every repository of an organisation/group/workspace that has a composer.json.
+
+    Returns what was added and the paths already registered (left as they are)."""
+    base = _api_url(provider, api_url)
+    api = ProviderApi(
+        SyncContext.of(broker).need_http(),
+        provider=provider.title,
+        base_url=base,
+        auth=provider.auth_headers(credentials),
+        state=UpstreamState(),
+        guard=SyncContext.of(broker).guard(base),
+        max_archive_bytes=broker.settings.max_upload_bytes,
+    )
+    added: list[Added] = []
+    existing: list[str] = []
+    for path in await provider.list_repositories(api, owner):
+        try:
+            added.append(await add_repository(broker, provider, path, credentials, api_url=base))
+        except Conflict:
+            existing.append(path)
+    return added, existing
