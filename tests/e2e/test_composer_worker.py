@@ -5,6 +5,7 @@ the Worker mirrors on its Cron Trigger (the Worker cannot run git)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -16,13 +17,16 @@ import pytest
 
 from tests.conftest import ROOT, require_tool, unavailable
 from tests.e2e.composer import KIT_FILES, Client, lib_files, run_alias_check, run_scenario
+from tests.e2e.providers import TOKEN as PROVIDER_TOKEN
+from tests.e2e.providers import ProviderTarget
 from tests.fixtures.composer_repo import ComposerRepository
+from tests.fixtures.providers.github import GitHubFixture
 
 pytestmark = pytest.mark.e2e
 
 
 class WorkerTarget:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, harness_vars: dict[str, str] | None = None) -> None:
         self.log = log
         self.upstream = ComposerRepository().start()
         self.stdout = open(log, "wb")
@@ -32,6 +36,7 @@ class WorkerTarget:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "HARNESS_VARS": json.dumps(harness_vars or {})},
         )
         assert self.process.stdout is not None
         first = self.process.stdout.readline()
@@ -47,6 +52,9 @@ class WorkerTarget:
         for line in self.process.stdout:
             self.stdout.write(line)
             self.stdout.flush()
+
+    def control(self, name: str, **body: Any) -> dict[str, Any]:
+        return self._control(name, **body)
 
     def _control(self, name: str, **body: Any) -> dict[str, Any]:
         response = httpx.post(f"{self.url}/__harness__/{name}", json=body, timeout=120)
@@ -83,12 +91,16 @@ class WorkerTarget:
         self.stdout.close()
 
 
-@pytest.fixture
-def worker(tmp_path: Path) -> Iterator[WorkerTarget]:
+def _require_harness() -> None:
     for tool in ("php", "unzip"):
         require_tool(tool)
     if not (ROOT / "node_modules" / "pyodide").exists():
         unavailable("node_modules is missing: run scripts/setup --test")
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[WorkerTarget]:
+    _require_harness()
     target = WorkerTarget(tmp_path / "worker.log")
     try:
         yield target
@@ -107,3 +119,27 @@ def test_branch_aliases_resolve_on_the_worker(client: Client, worker: WorkerTarg
     worker.release("acme/lib", "v1.0.0", lib_files("lib 1.0"))
     worker.release("acme/kit", "dev-main", KIT_FILES)
     run_alias_check(worker, tmp_path, client)
+
+
+def test_composer_installs_from_a_github_source_updated_by_webhooks_on_the_worker(
+    client: Client, tmp_path: Path
+) -> None:
+    """The Worker has no git: a GitHub source reads the provider's API through fetch(), and a signed push
+    webhook syncs it in waitUntil, within the request's subrequest budget."""
+    _require_harness()
+    fixture = GitHubFixture(token=PROVIDER_TOKEN).start()
+    # PRIVATE_UPSTREAMS=allow: the fixture plays both api.github.com and codeload on 127.0.0.1 (two ports).
+    worker = WorkerTarget(tmp_path / "worker.log", {"PRIVATE_UPSTREAMS": "allow"})
+
+    def add_source(path: str) -> tuple[str, str]:
+        added = worker.control(
+            "provider_source", provider="github", path=path, token=PROVIDER_TOKEN, api_url=fixture.url
+        )
+        return str(added["id"]), str(added["secret"])
+
+    target = ProviderTarget(worker.url, tmp_path / "repos", fixture, add_source, worker.token, worker.requests)
+    try:
+        run_scenario(target, tmp_path, client)
+    finally:
+        worker.stop()
+        fixture.stop()

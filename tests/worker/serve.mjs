@@ -6,7 +6,9 @@
 
 import { createHarness, serveHttp } from "./harness.mjs";
 
-const h = await createHarness({ echo: true, vars: { SYNC_INTERVAL: "0" } });
+// HARNESS_VARS (JSON) adds [vars] for one test, e.g. {"PRIVATE_UPSTREAMS": "allow"}.
+const extraVars = JSON.parse(process.env.HARNESS_VARS || "{}");
+const h = await createHarness({ echo: true, vars: { SYNC_INTERVAL: "0", ...extraVars } });
 await h.migrate();
 
 const control = {
@@ -22,6 +24,28 @@ from package_broker.runtimes.cloudflare.worker import app_for
       { kind, url },
     );
     return { id };
+  },
+  // A provider source, as `package-broker source add github PATH --token-env ... --api-url ...` would add
+  // it: returns its id and its webhook secret (shown once).
+  async provider_source({ provider, path, token, api_url }) {
+    const [id, secret] = (
+      await h.runPython(
+      `
+from package_broker.runtimes.cloudflare.worker import app_for
+from package_broker.sources.kinds import PROVIDERS
+from package_broker.sources.providers.provider import Credentials
+from package_broker.sources.providers.register import add_repository
+from package_broker.sources.job import sync_source
+broker = app_for(env).broker
+added = await add_repository(broker, PROVIDERS[provider], path, Credentials(token=token), api_url=api_url)
+report = await sync_source(broker, added.source)
+assert report.status == "ok", report.message
+f"{added.source.id} {added.webhook_secret}"
+`,
+        { provider, path, token, api_url },
+      )
+    ).split(" ");
+    return { id, secret };
   },
   async scheduled() {
     await h.scheduled("*/5 * * * *");

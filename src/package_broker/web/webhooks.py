@@ -36,8 +36,9 @@ MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 DELIVERY_DAYS = 30
 
 
-def _refused(reason: str) -> AuthError:
-    return AuthError(f"webhook-{reason}", "this webhook call is not signed with this source's secret")
+def _refused() -> AuthError:
+    """The one refusal, whatever the reason (the reason goes to the log only)."""
+    return AuthError("webhook", "this webhook call is not signed with this source's secret")
 
 
 async def webhook(ctx: Context, kind_name: str, source_id: str) -> Response:
@@ -51,12 +52,12 @@ async def webhook(ctx: Context, kind_name: str, source_id: str) -> Response:
         secret = await broker.sources.webhook_secret(source, broker.open_credentials)
     if kind is None or kind.provider is None or source is None or secret is None:
         log.warning("webhook refused: no %s source %s with a webhook", kind_name, source_id)
-        raise _refused("unknown")
+        raise _refused()
     try:
         call = kind.provider.verify_webhook(ctx.request.headers, body, secret)
     except WebhookRefused as exc:
         log.warning("webhook for %s refused: %s", source_id, exc)
-        raise _refused("signature") from None
+        raise _refused() from None
     # The signature covers the body, not the delivery id: a captured push replayed under a new id is
     # caught by its body's digest (two real pushes never have the same body: they name their commits).
     seen = [call.delivery] if call.delivery else []
@@ -65,7 +66,7 @@ async def webhook(ctx: Context, kind_name: str, source_id: str) -> Response:
     for delivery in seen:
         if not await broker.sources.first_delivery(source_id, delivery, keep_days=DELIVERY_DAYS):
             log.warning("webhook for %s refused: delivery %s was already received", source_id, delivery)
-            raise _refused("replayed")
+            raise _refused()
     if call.event != "push":
         return json_response(200, {"source": source_id, "event": call.event, "sync": "not needed"})
     if not source.enabled:

@@ -48,6 +48,8 @@ READING_RULES = 2
 CHUNK = 50
 #: Upstream requests one ref may cost (its composer.json, its date, its archive).
 FETCHES_PER_REF = 3
+#: Storage calls one new ref may cost (is its archive known, store it, record it) at most.
+SERVICES_PER_REF = 4
 #: The cursor of a pass that ran out of budget: refs read so far are recorded, the rest wait.
 PARTIAL = "refs"
 
@@ -82,7 +84,7 @@ def _is_default(ref: GitRef, default_branch: str | None) -> bool:
 def _chunk_size() -> int:
     """How many refs the budget still affords reading in one step (at least one: it may have just enough)."""
     left = budget.current().fetches_left()
-    return CHUNK if left is None else max(1, min(CHUNK, left // FETCHES_PER_REF))
+    return CHUNK if left is None else max(1, min(CHUNK, left // FETCHES_PER_REF))  # never more than affordable
 
 
 class VcsSync:
@@ -140,7 +142,10 @@ class VcsSync:
                 # Read the next chunk of refs: their composer.json files and their dates.
                 chunk = pending[: _chunk_size()]
                 unread = [r for r in chunk if ref_key(r) not in manifests]
-                if not budget.current().affords(fetches=len(unread) + 1, services=4):
+                # Each ref may cost its file, its date and its archive upstream, and a few storage calls.
+                if not budget.current().affords(
+                    fetches=FETCHES_PER_REF * len(chunk), services=SERVICES_PER_REF * len(chunk)
+                ):
                     partial = True
                 else:
                     contents = await self.repository.read_files([(r.commit, "composer.json") for r in unread])
