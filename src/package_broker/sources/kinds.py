@@ -10,8 +10,10 @@ from ..errors import BrokerError, InvalidInput
 from .composer_repo import ComposerRepositorySync
 from .context import SyncContext
 from .providers.api import ProviderApi, RateLimited
+from .providers.bitbucket import BITBUCKET
 from .providers.gitea import GITEA
 from .providers.github import GITHUB
+from .providers.gitlab import GITLAB
 from .providers.provider import Credentials, Provider
 from .report import SyncReport
 from .store import Source
@@ -85,7 +87,7 @@ def _provider_sync(provider: Provider) -> Sync:
     return sync
 
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (GITHUB, GITEA)}
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (GITHUB, GITLAB, BITBUCKET, GITEA)}
 KINDS: dict[str, SourceKind] = {
     "git": SourceKind("git", "git", _sync_git),
     "composer": SourceKind("composer", "composer", _sync_composer),

@@ -107,9 +107,15 @@ def check_source_url(url: str) -> str:
 
 
 def prepare_source(
-    now: int, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
+    now: int,
+    kind: str,
+    url: str,
+    credentials: str | None = None,
+    options: dict[str, Any] | None = None,
+    webhook_secret: str | None = None,
 ) -> tuple[str, tuple[str, Params]]:
-    """Validate a new source; return its id and the INSERT that registers it (see `SourceStore.add`)."""
+    """Validate a new source; return its id and the INSERT that registers it (see `SourceStore.add`).
+    `credentials` and `webhook_secret` come sealed."""
     from .kinds import KINDS  # the table imports this module
 
     if kind not in KINDS:
@@ -117,9 +123,9 @@ def prepare_source(
     check_source_url(url)
     source_id = "src_" + secrets.token_hex(5)
     insert = (
-        "INSERT INTO sources (id, kind, url, credentials, options, status, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-        (source_id, kind, url, credentials, json.dumps(options) if options else None, now, now),
+        "INSERT INTO sources (id, kind, url, credentials, options, webhook_secret, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        (source_id, kind, url, credentials, json.dumps(options) if options else None, webhook_secret, now, now),
     )
     return source_id, insert
 

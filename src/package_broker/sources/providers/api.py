@@ -90,6 +90,21 @@ class ProviderApi:
         #: Requests sent in this sync (for reports and the no-change benchmark).
         self.requests = 0
 
+    def for_origin(self, base_url: str) -> ProviderApi:
+        """The same source's client for another of the provider's hosts (Bitbucket serves archives from
+        bitbucket.org, its API from api.bitbucket.org): same credentials, guard, state and caps. Only the
+        provider's own code calls this, with a host it names itself, never one an upstream answer names."""
+        return ProviderApi(
+            self.http,
+            provider=self.provider,
+            base_url=base_url,
+            auth=self._auth,
+            state=self.state,
+            guard=self._guard,
+            max_archive_bytes=self.max_archive_bytes,
+            clock=self._clock,
+        )
+
     def url(self, path_or_url: str) -> str:
         """An absolute URL for an API path; an absolute URL must be on the API's origin (credentials go there)."""
         if "://" not in path_or_url:

@@ -43,6 +43,7 @@ _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 MAX_REF_NAME = 1024
 #: Only the fields read here (Bitbucket's partial responses keep pages small).
 REF_FIELDS = "values.name,values.target.hash,values.target.date,next"
+REPOSITORY_FIELDS = "values.full_name,values.mainbranch.name,next"
 EVENTS = {"repo:push": "push", "repo:updated": "push", "diagnostics:ping": "ping"}
 
 
@@ -129,10 +130,9 @@ class BitbucketRepository:
         trusted = (
             cached is not None and isinstance(previous, list) and len(previous) == 2 and isinstance(previous[0], str)
         )
-        result = await self.api.get_json(self._base, remember="repository")
-        if result.not_modified and not trusted:  # nothing to compare with: read the repository itself
+        if not trusted:  # a 304 would leave nothing to compare with: ask unconditionally
             state.set("etag:repository", None)
-            result = await self.api.get_json(self._base, remember="repository")
+        result = await self.api.get_json(self._base, remember="repository")
         if result.status == 404:
             raise SourceError(f"Bitbucket has no repository {self.path}, or the source's credentials cannot read it")
         if result.not_modified:
@@ -190,26 +190,11 @@ class BitbucketRepository:
         return found
 
     async def archive(self, commit: str) -> Blob:
-        web = _web_api(self.api)
+        web = self.api.for_origin(web_origin(self.api.base_url))
         try:
             return await web.download(f"{self.path}/get/{quote(commit, safe='')}.zip")
         finally:
             self.api.requests += web.requests
-
-
-def _web_api(api: ProviderApi) -> ProviderApi:
-    """A ProviderApi for the archive host with the API's credentials, guard, state and caps (ProviderApi only
-    sends credentials to its own origin, and the archive host is another one)."""
-    return ProviderApi(
-        api.http,
-        provider=api.provider,
-        base_url=web_origin(api.base_url),
-        auth=api._auth,
-        state=api.state,
-        guard=api._guard,
-        max_archive_bytes=api.max_archive_bytes,
-        clock=api._clock,
-    )
 
 
 def file_url(repository: str, path: str, ref: str) -> str:
@@ -230,7 +215,7 @@ def verify_webhook(headers: Mapping[str, str], body: bytes, secret: str) -> Webh
 
 async def list_repositories(api: ProviderApi, workspace: str) -> list[str]:
     """Every repository of a workspace whose main branch has a composer.json."""
-    first = f"repositories/{checked_path(workspace, parts=1)}?pagelen={PAGELEN}"
+    first = f"repositories/{checked_path(workspace, parts=1)}?pagelen={PAGELEN}&fields={REPOSITORY_FIELDS}"
     found = []
     for repository in await api.pages(first, items=_values, next_url=_next):
         if not isinstance(repository, dict):

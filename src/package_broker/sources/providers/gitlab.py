@@ -156,11 +156,13 @@ class GitLabRepository:
 
     async def listing(self) -> Listing:
         state, now = self.api.state, self._clock()
+        cached, previous = remembered_listing(state, now), state.get("newest_push")
+        trusted = cached is not None and isinstance(previous, int)
+        if not trusted:  # a 304 would leave nothing to compare with: ask unconditionally
+            state.set("etag:pushes", None)
         pushes = await self.api.get_json(f"{self._base}/events?action=pushed&per_page=1", remember="pushes")
-        previous = state.get("newest_push")
         newest = previous if pushes.not_modified else _newest_event(pushes)
-        cached = remembered_listing(state, now)
-        if cached is not None and isinstance(previous, int) and newest == previous:
+        if trusted and cached is not None and newest == previous:
             default = state.get("default_branch")
             return Listing(cached, default if isinstance(default, str) else None, unchanged=True)
         state.set("listed_at", None)  # until the listing below succeeds, nothing stored is to be trusted

@@ -129,11 +129,59 @@ def source_add(
     if packages:
         fail("--package is for composer sources")
     if as_sql:
-        fail(
-            "--sql registers git and composer sources; for the Worker, add provider sources from a server "
-            "sharing its database, or with the admin API"
-        )
+        if whole:
+            fail("--all reads the provider's API; with --sql, add each repository by its path")
+        _provider_sql(kind, target, username, password_env, token_env, api_url)
+        return
     _add_provider_source(kind, target, username, password_env, token_env, api_url, whole, no_sync, as_json)
+
+
+def _provider_sql(
+    kind: str, path: str, username: str | None, password_env: str | None, token_env: str | None, api_url: str | None
+) -> None:
+    """For the Worker: the SQL that registers a provider source, its credentials and a new webhook secret
+    sealed with $ENCRYPTION_KEY (the Worker's key); the secret is printed once, on stderr."""
+    import asyncio
+    import secrets
+
+    from ....crypto.credentials import seal_json
+    from ....errors import InvalidInput
+    from ....sources.kinds import PROVIDERS
+    from ....sources.store import prepare_source
+    from ..cipher import CryptographyCipher
+
+    provider = PROVIDERS[kind]
+    values = {
+        k: v
+        for k, v in (
+            ("token", _secret_from(token_env, "--token-env")),
+            ("username", username),
+            ("password", _secret_from(password_env, "--password-env")),
+        )
+        if v
+    }
+    base = (api_url or provider.default_api_url or "").rstrip("/")
+    if not base:
+        fail(f"{provider.title} has no public API: give the installation's API URL (--api-url)")
+    secret = secrets.token_urlsafe(32)
+    key, cipher = worker_key(), CryptographyCipher()
+    try:
+        url = provider.repository_url(base, path)
+        sealed = asyncio.run(seal_json(cipher, key, values)) if values else None
+        hook = asyncio.run(seal_json(cipher, key, {"secret": secret}))
+        source_id, insert = prepare_source(
+            now(), kind, url, sealed, {"api_url": base, "repository": path}, webhook_secret=hook
+        )
+    except InvalidInput as exc:
+        fail(str(exc))
+    click.echo(render_sql(*insert))
+    click.echo(
+        f"Source {source_id}; store it with: npx wrangler d1 execute package-broker-db --remote --file <this output>\n"
+        f"Webhook ({provider.webhook_help or 'the repository settings'}), shown only now:\n"
+        f"  URL:    https://<your worker's address>/webhooks/{provider.name}/{source_id}\n"
+        f"  Secret: {secret}",
+        err=True,
+    )
 
 
 def _add_url_source(
