@@ -22,9 +22,18 @@ def source() -> None:
     """Register package sources: git repositories and Composer repositories to mirror."""
 
 
+def webhook_path(s: Source) -> str | None:
+    """The path a provider source's push webhook calls (None for other kinds)."""
+    from ....sources.kinds import KINDS
+
+    kind = KINDS.get(s.kind)
+    return f"/webhooks/{s.kind}/{s.id}" if kind is not None and kind.provider is not None else None
+
+
 def source_json(s: Source) -> dict[str, Any]:
-    """A source for --json output: never its credentials, times as ISO 8601."""
+    """A source for --json output: never its credentials (nor its webhook secret), times as ISO 8601."""
     return {
+        "webhook_path": webhook_path(s),
         "id": s.id,
         "kind": s.kind,
         "url": s.url,
@@ -291,17 +300,18 @@ def _add_provider_source(
     _print_added(results, base, as_json, "(token stored encrypted)" if credentials.token else "")
 
 
-def _print_added(results: list[tuple[Source, Any, str | None]], base: str | None, as_json: bool, stored: str) -> None:
+def _print_added(
+    results: list[tuple[Source, Any, str | None]], base: str | None, as_json: bool, stored: str, added: bool = True
+) -> None:
     """Print what `source add` did; for provider sources, the webhook URL and secret (shown only now)."""
     from dataclasses import asdict
 
     from ....sources.kinds import KINDS
 
     def hook(s: Source, secret: str | None) -> dict[str, str] | None:
-        provider = KINDS[s.kind].provider
-        if provider is None or secret is None:
+        path = webhook_path(s)
+        if path is None or secret is None:
             return None
-        path = f"/webhooks/{provider.name}/{s.id}"
         return {"url": f"{base}{path}" if base else path, "secret": secret}
 
     if as_json:
@@ -311,7 +321,8 @@ def _print_added(results: list[tuple[Source, Any, str | None]], base: str | None
         print_json(out[0] if len(out) == 1 else out)
     else:
         for s, report, secret in results:
-            click.echo(f"Added {s.id}: {s.kind} {s.url}" + (f" {stored}" if stored else ""))
+            if added:
+                click.echo(f"Added {s.id}: {s.kind} {s.url}" + (f" {stored}" if stored else ""))
             if report is not None:
                 click.echo(f"Sync: {report.status}: {report.message}")
             if (webhook := hook(s, secret)) is not None:
@@ -384,10 +395,34 @@ def source_show(source_id: str, as_json: bool) -> None:
     interval = f"every {found.sync_interval} s" if found.sync_interval else "every SYNC_INTERVAL"
     click.echo(f"scheduled: {interval}" + ("; credentials stored encrypted" if found.credentials else ""))
     click.echo(f"serves: {', '.join(names) if names else 'nothing yet'}")
+    if (path := webhook_path(found)) is not None:
+        click.echo(f"webhook: POST {path} (a new secret: package-broker source webhook {found.id})")
     skipped = [r for r in refs if r["status"] != "ok"]
     click.echo(f"\n{len(refs)} refs read, {len(skipped)} skipped" + (":" if skipped else ""))
     for ref in skipped:
         click.echo(f"  {ref['ref']}: {ref['reason']}")
+
+
+@source.command("webhook")
+@click.argument("source_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the URL and the secret as JSON.")
+def source_webhook(source_id: str, as_json: bool) -> None:
+    """Give a provider source a new webhook secret (the old one stops working at once) and show it once,
+    with the URL to paste into the provider's webhook settings."""
+
+    async def work(broker: Broker) -> tuple[Source, str, str | None]:
+        from ....catalog.store import PUBLIC_URL
+        from ....errors import InvalidInput
+        from ....sources.providers.register import new_webhook_secret
+
+        found = await broker.sources.get(source_id)
+        if webhook_path(found) is None:
+            raise InvalidInput(f"{source_id} is a {found.kind} source; webhooks are for github/gitlab/bitbucket/gitea")
+        secret = await new_webhook_secret(broker, found.id)
+        return found, secret, broker.settings.base_url or await broker.catalog.state_text(PUBLIC_URL)
+
+    found, secret, base = run(work)
+    _print_added([(found, None, secret)], base, as_json, "", added=False)
 
 
 @source.command("edit")
