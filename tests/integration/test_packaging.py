@@ -4,6 +4,7 @@ its migrations (they ship inside the package, where `wrangler d1 migrations` rea
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +15,14 @@ from tests.helpers import BROKER_VARIABLES
 
 
 def test_the_built_wheel_migrates_and_serves_tokens_from_any_directory(tmp_path: Path) -> None:
+    # Built from a copy of what the project tracks: setuptools reuses a build/ folder in the tree it builds,
+    # so a module deleted from src/ would still ship from an old build/lib.
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "wheel"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "wheel"), str(tree)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -27,6 +34,8 @@ def test_the_built_wheel_migrates_and_serves_tokens_from_any_directory(tmp_path:
     shipped = sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("package_broker/schema/"))
     assert shipped == sorted(p.name for p in (ROOT / "src/package_broker/schema").glob("*.sql"))
     assert not [n for n in names if n.startswith(("tests/", "bench/"))]
+    modules = {n for n in names if n.endswith(".py")}
+    assert modules == {str(p.relative_to(ROOT / "src")) for p in (ROOT / "src/package_broker").rglob("*.py")}
 
     site = tmp_path / "site"
     installed = subprocess.run(
