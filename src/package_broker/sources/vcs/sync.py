@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import budget
-from ...catalog.store import VersionRow, dist_path, first_description, state_statement
+from ...catalog.store import DistRow, VersionRow, dist_path, first_description, state_statement
 from ...composer import php
 from ...composer.manifest import encode_version, parse_manifest, version_object
 from ...composer.names import naming_error
@@ -93,6 +93,8 @@ class VcsSync:
         self.source = source
         self.repository = repository
         self.state = state
+        #: Archives stored by this run, by commit, recorded with the run's write.
+        self.new_dists: dict[str, DistRow] = {}
 
     async def run(self) -> SyncReport:
         ctx, source = self.ctx, self.source
@@ -194,7 +196,12 @@ class VcsSync:
         if self.state.changed:
             extra.append(ctx.sources.upstream_state_statement(source.id, self.state.values))
         report.changed = await ctx.catalog.write(
-            state, source.id, rows, description=first_description(rows), extra=extra
+            state,
+            source.id,
+            rows,
+            description=first_description(rows),
+            dists=list(self.new_dists.values()),
+            extra=extra,
         )
         report.versions = len(rows)
         report.message = f"{len(rows)} versions of {name}" + (
@@ -240,10 +247,12 @@ class VcsSync:
             default_branch=_is_default(ref, default_branch),
         )
         encode_version(data)  # refuses what JSON cannot carry before an archive is made for it
-        dist = await self.ctx.catalog.dist(name, ref.commit)
+        dist = self.new_dists.get(ref.commit) or await self.ctx.catalog.dist(name, ref.commit)
         if dist is None:
+            # Stored now, recorded in the sync's one write at the end (after the store, as it must be).
             with await self.repository.archive(ref.commit) as blob:
-                dist = await store_archive(self.ctx, name, ref.commit, blob)
+                dist = await store_archive(self.ctx, name, ref.commit, blob, record=False)
+            self.new_dists[ref.commit] = dist
         data["dist"]["shasum"] = dist.shasum
         return VersionRow(
             version.normalized, version.version, is_dev(version.normalized), ref.commit, encode_version(data), time
