@@ -12,8 +12,7 @@ import pytest
 from tests.conftest import BrokerServer, basic, require_tool
 from tests.e2e.composer import KIT_FILES, Client, Project, lib_files, run_alias_check, run_scenario, visible, wait_until
 from tests.e2e.providers import TOKEN as PROVIDER_TOKEN
-from tests.e2e.providers import ProviderTarget
-from tests.fixtures.providers.github import GitHubFixture
+from tests.e2e.providers import ProviderTarget, run_provider_check, start_fixture
 from tests.helpers import Repo, git, make_zip
 
 pytestmark = pytest.mark.e2e
@@ -99,29 +98,47 @@ def test_an_uploaded_zip_installs(client: Client, server: BrokerServer, tmp_path
     assert project.locked()["acme/zipped"]["dist"]["shasum"] == response.json()["shasum"]
 
 
-def test_composer_installs_from_a_github_source_updated_by_webhooks(
-    client: Client, server_factory: Any, tmp_path: Path
-) -> None:
-    """Packages on a GitHub-shaped provider (API over real git repositories): added with `source add github`,
-    kept current by signed push webhooks (no scheduled sync runs: SYNC_INTERVAL is a day), and a lock file
-    still installs once the provider is gone."""
-    fixture = GitHubFixture(token=PROVIDER_TOKEN).start()
-    # PRIVATE_UPSTREAMS=allow: the fixture plays both api.github.com and codeload on 127.0.0.1 (two ports).
+def _provider_target(provider: str, server_factory: Any, tmp_path: Path) -> ProviderTarget:
+    """Packages on a provider-shaped fixture (its API over real git repositories), added with `source add
+    PROVIDER`, kept current by signed push webhooks only (SYNC_INTERVAL is a day: no scheduled sync runs)."""
+    fixture, api_url = start_fixture(provider)
+    # PRIVATE_UPSTREAMS=allow: a fixture plays e.g. api.github.com and codeload on 127.0.0.1 (two ports).
     server: BrokerServer = server_factory(
-        "gh", GH_TOKEN=PROVIDER_TOKEN, SYNC_INTERVAL="86400", PRIVATE_UPSTREAMS="allow"
+        provider, UPSTREAM_TOKEN=PROVIDER_TOKEN, SYNC_INTERVAL="86400", PRIVATE_UPSTREAMS="allow"
     )
 
     def add_source(path: str) -> tuple[str, str]:
         added = json.loads(
             server.cli(
-                "source", "add", "github", path, "--token-env", "GH_TOKEN", "--api-url", fixture.url, "--json"
+                "source", "add", provider, path, "--token-env", "UPSTREAM_TOKEN", "--api-url", api_url, "--json"
             ).stdout
         )
         assert added["sync"]["status"] == "ok", added["sync"]
-        assert added["webhook"]["url"].endswith(f"/webhooks/github/{added['id']}")
+        assert added["webhook"]["url"].endswith(f"/webhooks/{provider}/{added['id']}")
         return added["id"], added["webhook"]["secret"]
 
-    target = ProviderTarget(server.url, tmp_path / "repos", fixture, add_source, server.token, server.requests)
+    return ProviderTarget(
+        server.url, tmp_path / "repos", fixture, add_source, server.token, server.requests, provider=provider
+    )
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "bitbucket", "gitea"])
+def test_composer_installs_from_each_provider_kind(
+    client: Client, server_factory: Any, tmp_path: Path, provider: str
+) -> None:
+    target = _provider_target(provider, server_factory, tmp_path)
+    try:
+        run_provider_check(target, tmp_path, client)
+    finally:
+        target.fixture.stop()
+
+
+def test_composer_installs_from_a_github_source_updated_by_webhooks(
+    client: Client, server_factory: Any, tmp_path: Path
+) -> None:
+    """The whole scenario against a GitHub source, and a lock file still installs once GitHub is gone."""
+    target = _provider_target("github", server_factory, tmp_path)
+    fixture = target.fixture
     try:
         run_scenario(target, tmp_path, client)
         # The provider is gone: what was installed once installs again from the broker's own storage.

@@ -18,9 +18,8 @@ import pytest
 from tests.conftest import ROOT, require_tool, unavailable
 from tests.e2e.composer import KIT_FILES, Client, lib_files, run_alias_check, run_scenario
 from tests.e2e.providers import TOKEN as PROVIDER_TOKEN
-from tests.e2e.providers import ProviderTarget
+from tests.e2e.providers import ProviderTarget, run_provider_check, start_fixture
 from tests.fixtures.composer_repo import ComposerRepository
-from tests.fixtures.providers.github import GitHubFixture
 
 pytestmark = pytest.mark.e2e
 
@@ -121,25 +120,40 @@ def test_branch_aliases_resolve_on_the_worker(client: Client, worker: WorkerTarg
     run_alias_check(worker, tmp_path, client)
 
 
+def _worker_target(provider: str, tmp_path: Path) -> tuple[WorkerTarget, ProviderTarget]:
+    _require_harness()
+    fixture, api_url = start_fixture(provider)
+    # PRIVATE_UPSTREAMS=allow: a fixture plays e.g. api.github.com and codeload on 127.0.0.1 (two ports).
+    worker = WorkerTarget(tmp_path / "worker.log", {"PRIVATE_UPSTREAMS": "allow"})
+
+    def add_source(path: str) -> tuple[str, str]:
+        added = worker.control("provider_source", provider=provider, path=path, token=PROVIDER_TOKEN, api_url=api_url)
+        return str(added["id"]), str(added["secret"])
+
+    target = ProviderTarget(
+        worker.url, tmp_path / "repos", fixture, add_source, worker.token, worker.requests, provider=provider
+    )
+    return worker, target
+
+
 def test_composer_installs_from_a_github_source_updated_by_webhooks_on_the_worker(
     client: Client, tmp_path: Path
 ) -> None:
     """The Worker has no git: a GitHub source reads the provider's API through fetch(), and a signed push
     webhook syncs it in waitUntil, within the request's subrequest budget."""
-    _require_harness()
-    fixture = GitHubFixture(token=PROVIDER_TOKEN).start()
-    # PRIVATE_UPSTREAMS=allow: the fixture plays both api.github.com and codeload on 127.0.0.1 (two ports).
-    worker = WorkerTarget(tmp_path / "worker.log", {"PRIVATE_UPSTREAMS": "allow"})
-
-    def add_source(path: str) -> tuple[str, str]:
-        added = worker.control(
-            "provider_source", provider="github", path=path, token=PROVIDER_TOKEN, api_url=fixture.url
-        )
-        return str(added["id"]), str(added["secret"])
-
-    target = ProviderTarget(worker.url, tmp_path / "repos", fixture, add_source, worker.token, worker.requests)
+    worker, target = _worker_target("github", tmp_path)
     try:
         run_scenario(target, tmp_path, client)
     finally:
         worker.stop()
-        fixture.stop()
+        target.fixture.stop()
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "bitbucket", "gitea"])
+def test_composer_installs_from_each_provider_kind_on_the_worker(client: Client, tmp_path: Path, provider: str) -> None:
+    worker, target = _worker_target(provider, tmp_path)
+    try:
+        run_provider_check(target, tmp_path, client)
+    finally:
+        worker.stop()
+        target.fixture.stop()
