@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,9 +19,9 @@ import pytest
 from package_broker.broker import Broker
 from package_broker.budget import Budget, spending
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
-from package_broker.sources.job import sync_source
+from package_broker.sources.credentials import Credentials
+from package_broker.sources.job import sync_due, sync_source
 from package_broker.sources.kinds import PROVIDERS
-from package_broker.sources.providers.provider import Credentials
 from package_broker.sources.providers.register import add_repository
 from package_broker.web.app import App
 from tests.conftest import Client, basic
@@ -184,3 +185,26 @@ async def test_the_webhook_route_acts_only_on_calls_signed_with_the_sources_secr
 
     response, _ = await client.request("GET", path, headers=basic("x"))
     assert response.status == 405
+
+
+async def test_a_rate_limited_provider_waits_without_holding_up_other_sources(
+    broker: Broker, github: GitHubFixture, tmp_path: Path
+) -> None:
+    limited, _ = await _add(broker, github)
+    other = Repo(tmp_path / "other")
+    other.commit({"composer.json": php_package("acme/other", "Acme\\Other")})
+    other.tag("v1.0.0")
+    await broker.sources.add("git", str(other.path))
+    reset = int(time.time()) + 600
+    github.limit_rate(0, reset)
+
+    reports = {r.source_id: r for r in await sync_due(broker, 300)}
+
+    assert reports[limited].status == "partial", reports[limited].message
+    assert "rate limit reached; the sync continues after" in (reports[limited].message or "")
+    assert [r.status for k, r in reports.items() if k != limited] == ["ok"]  # the next source was not held up
+    asked = len(github.requests)
+    again = await _sync(broker, limited)  # before the reset: nothing is sent upstream
+    assert again.status == "partial" and len(github.requests) == asked
+    shown = await broker.sources.get(limited)
+    assert shown.status == "partial" and "rate limit" in (shown.status_message or "")

@@ -72,11 +72,11 @@ class ComposerRepositorySync:
         if not self.source.credentials or urlsplit(url).netloc != self.host:
             return {}
         if not self._auth:
-            values = await self.ctx.open_credentials(self.source.credentials)
-            if values.get("token"):
-                self._auth = {"authorization": f"Bearer {values['token']}"}
+            opened = await self.ctx.credentials(self.source)
+            if opened.token:
+                self._auth = {"authorization": f"Bearer {opened.token}"}
             else:
-                raw = f"{values.get('username', '')}:{values.get('password', '')}".encode()
+                raw = f"{opened.username or ''}:{opened.password or ''}".encode()
                 self._auth = {"authorization": "Basic " + base64.b64encode(raw).decode()}
         return self._auth
 

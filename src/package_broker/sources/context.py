@@ -15,7 +15,8 @@ from ..config import Settings
 from ..ports import Clock, GitReader, HttpClient, ObjectStore
 from ..ports.http_client import Guard
 from .addresses import check_upstream_url
-from .store import SourceStore
+from .credentials import Credentials
+from .store import Source, SourceStore
 
 if TYPE_CHECKING:
     from ..broker import Broker
@@ -63,6 +64,10 @@ class SyncContext:
             await check_upstream_url(url, source_url, self.settings.private_upstreams, self.resolve)
 
         return check
+
+    async def credentials(self, source: Source) -> Credentials:
+        """A source's credentials, opened (empty when it has none)."""
+        return Credentials.of(await self.open_credentials(source.credentials) if source.credentials else None)
 
     def need_http(self) -> HttpClient:
         if self.http is None:

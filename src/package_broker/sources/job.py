@@ -152,8 +152,10 @@ async def sync_due(broker: Broker, interval: int, *, budget_seconds: float | Non
         for source in due:
             report = await sync_source(broker, source)
             reports.append(report)
-            if report.status == "partial":
+            if report.status == "partial" and not budget.current().affords(fetches=1, services=2):
                 break  # the budget is spent: the next run continues with this source
+            # (A source that stopped for its own reason, such as a provider's rate limit, does not hold up
+            # the sources after it.)
         # One line per run, also when nothing was due: it shows the schedule is alive.
         log.info("scheduled sync finished", extra=_summary(reports, started, due=len(due)))
     return reports

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from ..errors import BrokerError, InvalidInput
 from .composer_repo import ComposerRepositorySync
 from .context import SyncContext
+from .credentials import Credentials
 from .providers.api import ProviderApi, RateLimited
 from .providers.bitbucket import BITBUCKET
 from .providers.gitea import GITEA
 from .providers.github import GITHUB
 from .providers.gitlab import GITLAB
-from .providers.provider import Credentials, Provider
+from .providers.provider import Provider
 from .report import SyncReport
 from .store import Source
 from .vcs.git_cli import GitCliRepository
@@ -41,10 +42,8 @@ async def _sync_git(ctx: SyncContext, source: Source) -> SyncReport:
             f"plain git sources need the git command line, which the {ctx.runtime} runtime does not have; "
             "sync this source from a self-hosted server, or add it as a github/gitlab/bitbucket/gitea source"
         )
-    credentials = None
-    if source.credentials:
-        values = await ctx.open_credentials(source.credentials)
-        credentials = values["username"], values["password"]
+    opened = await ctx.credentials(source)
+    credentials = (opened.username or "", opened.password or "") if opened.password else None
     state = UpstreamState()
     return await VcsSync(ctx, source, GitCliRepository(ctx.git, source.url, credentials), state).run()
 
@@ -73,9 +72,8 @@ def provider_api(
 
 def _provider_sync(provider: Provider) -> Sync:
     async def sync(ctx: SyncContext, source: Source) -> SyncReport:
-        values = await ctx.open_credentials(source.credentials) if source.credentials else {}
         state = UpstreamState(await ctx.sources.upstream_state(source.id))
-        api = provider_api(ctx, provider, source, Credentials.of(values), state)
+        api = provider_api(ctx, provider, source, await ctx.credentials(source), state)
         repository = provider.repository(api, str(source.option("repository")))
         try:
             return await VcsSync(ctx, source, repository, state).run()

@@ -29,10 +29,11 @@ from urllib.parse import quote, urlsplit
 from ...errors import InvalidInput, SourceError
 from ...ports import GitRef
 from ...ports.blob import Blob
+from ..credentials import Credentials
 from ..vcs.repository import Listing
 from .api import ApiResult, ProviderApi
 from .gitlab import remember_listing, remembered_listing, unix
-from .provider import Credentials, Provider, WebhookCall, WebhookRefused
+from .provider import Provider, WebhookCall, WebhookRefused
 
 DEFAULT_API_URL = "https://api.bitbucket.org/2.0"
 PUBLIC_API_HOST, PUBLIC_WEB = "api.bitbucket.org", "https://bitbucket.org"

@@ -15,8 +15,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..credentials import Credentials
 from .api import ProviderApi
-from .provider import Credentials, Provider
+from .provider import Provider
 from .rest import Dialect, RestRepository, Signing, composer_repositories, owner_name, repository_path
 
 GITEA_DIALECT = Dialect(

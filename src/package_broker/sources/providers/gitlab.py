@@ -29,9 +29,10 @@ from urllib.parse import quote
 from ...errors import InvalidInput, SourceError
 from ...ports import GitRef
 from ...ports.blob import Blob
+from ..credentials import Credentials
 from ..vcs.repository import Listing, UpstreamState
 from .api import ApiResult, ProviderApi, next_link
-from .provider import Credentials, Provider, WebhookCall, WebhookRefused
+from .provider import Provider, WebhookCall, WebhookRefused
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 #: A stored listing is trusted (when the push marker has not moved) for this long; then everything is re-read.

@@ -10,26 +10,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ...errors import BrokerError
+from ..credentials import Credentials
 from ..vcs.repository import Repository
 from .api import ProviderApi
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """What a source authenticates with: a token (most providers), or a username and password (Bitbucket
-    app passwords, plain git over HTTPS). Never logged, stored sealed (package_broker.crypto)."""
-
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def of(cls, values: Mapping[str, str] | None) -> Credentials:
-        values = values or {}
-        return cls(values.get("token") or None, values.get("username") or None, values.get("password") or None)
-
-    def __repr__(self) -> str:  # never show the secret, even in a traceback
-        return f"Credentials(token={'***' if self.token else None}, username={self.username!r})"
 
 
 class WebhookRefused(BrokerError):

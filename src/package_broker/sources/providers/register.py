@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 from ...errors import Conflict, InvalidInput
 from ..context import SyncContext
+from ..credentials import Credentials
 from ..store import Source
 from ..vcs.repository import UpstreamState
 from .api import ProviderApi
-from .provider import Credentials, Provider
+from .provider import Provider
 
 if TYPE_CHECKING:
     from ...broker import Broker
@@ -27,18 +28,6 @@ class Added:
 
 def webhook_path(provider: Provider, source_id: str) -> str:
     return f"/webhooks/{provider.name}/{source_id}"
-
-
-def _values(credentials: Credentials) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in (
-            ("token", credentials.token),
-            ("username", credentials.username),
-            ("password", credentials.password),
-        )
-        if v
-    }
 
 
 def _api_url(provider: Provider, api_url: str | None) -> str:
@@ -63,7 +52,7 @@ async def add_repository(
     """Register one repository of `provider` (its path as the provider writes it: OWNER/REPO, ...)."""
     base = _api_url(provider, api_url)
     url = provider.repository_url(base, path)  # validates the path
-    values = _values(credentials)
+    values = credentials.values()
     sealed = await broker.seal_credentials(values) if values else None
     source = await broker.sources.add(provider.name, url, sealed, {"api_url": base, "repository": path})
     return Added(source, await new_webhook_secret(broker, source.id))

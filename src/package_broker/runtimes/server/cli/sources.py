@@ -264,8 +264,8 @@ def _add_provider_source(
     no_sync: bool,
     as_json: bool,
 ) -> None:
+    from ....sources.credentials import Credentials
     from ....sources.kinds import PROVIDERS
-    from ....sources.providers.provider import Credentials
 
     provider = PROVIDERS[kind]
     credentials = Credentials(
