@@ -107,3 +107,26 @@ def test_mistakes_are_one_clear_line(tmp_path: Path, args: tuple[str, ...], mess
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_provider_source_takes_a_new_token_but_not_another_repository(tmp_path: Path, github: GitHubFixture) -> None:
+    added = json.loads(
+        cli(
+            tmp_path,
+            "source",
+            "add",
+            "github",
+            "acme/lib",
+            "--token-env",
+            "GH_TOKEN",
+            "--api-url",
+            github.url,
+            "--json",
+        ).stdout  # type: ignore[attr-defined]
+    )
+    moved = cli(tmp_path, "source", "edit", added["id"], "--url", "https://example.com/other")
+    assert moved.returncode != 0  # type: ignore[attr-defined]
+    assert "remove it and add the other repository" in moved.stderr  # type: ignore[attr-defined]
+    edited = cli(tmp_path, "source", "edit", added["id"], "--token-env", "GH_TOKEN")
+    assert edited.returncode == 0, edited.stderr  # type: ignore[attr-defined]
+    assert cli(tmp_path, "sync").returncode == 0  # the new token reads everything again

@@ -233,6 +233,10 @@ class SourceStore:
             raise InvalidInput("the uploads source has nothing to edit; manage its packages with `package`")
         changes: dict[str, Any] = {}
         if url is not None and url != source.url:
+            if source.option("repository"):
+                raise InvalidInput(
+                    f"a {source.kind} source is one repository: remove it and add the other repository instead"
+                )
             check_source_url(url)
             if await self.db.fetch_one("SELECT id FROM sources WHERE kind = ? AND url = ?", (source.kind, url)):
                 raise Conflict(f"a {source.kind} source for {url} already exists")
@@ -240,7 +244,9 @@ class SourceStore:
         if credentials is not None or forget_credentials:
             changes["credentials"] = credentials
         if url is not None or credentials is not None or forget_credentials:
+            # What was read with the old URL or credentials (refs, a provider's stored listing) is read again.
             changes["sync_cursor"] = None
+            changes["upstream_state"] = None
         if sync_interval is not None:
             if sync_interval < 60:
                 raise InvalidInput("the interval is at least 60 seconds (to stop scheduled syncs: source disable)")

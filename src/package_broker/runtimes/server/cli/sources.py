@@ -430,6 +430,7 @@ def source_webhook(source_id: str, as_json: bool) -> None:
 @click.option("--url", help="A new URL (the next sync reads everything again).")
 @click.option("--username", help="A new upstream user (with --password-env).")
 @click.option("--password-env", metavar="VAR", help="Read the new password or token from this variable.")
+@click.option("--token-env", metavar="VAR", help="Read a new access token from this variable (provider sources).")
 @click.option("--no-credentials", is_flag=True, help="Forget the stored credentials.")
 @click.option("--interval", type=int, help="Seconds between scheduled syncs of this source (at least 60).")
 def source_edit(
@@ -437,6 +438,7 @@ def source_edit(
     url: str | None,
     username: str | None,
     password_env: str | None,
+    token_env: str | None,
     no_credentials: bool,
     interval: int | None,
 ) -> None:
@@ -451,6 +453,8 @@ def source_edit(
         if not secret:
             fail(f"--password-env {password_env}: that variable is empty or not set")
         credentials = {"username": username, "password": secret} if username else {"token": secret}
+    if token := _secret_from(token_env, "--token-env"):
+        credentials = {"token": token}
     if credentials is not None and no_credentials:
         fail("--no-credentials and new credentials contradict each other")
 
