@@ -45,7 +45,8 @@ async def _sync_git(ctx: SyncContext, source: Source) -> SyncReport:
     opened = await ctx.credentials(source)
     credentials = (opened.username or "", opened.password or "") if opened.password else None
     state = UpstreamState()
-    return await VcsSync(ctx, source, GitCliRepository(ctx.git, source.url, credentials), state).run()
+    url = source.url.split("#", 1)[0]  # "#packages/lib" names a monorepo's package, not a place to clone
+    return await VcsSync(ctx, source, GitCliRepository(ctx.git, url, credentials), state).run()
 
 
 async def _sync_composer(ctx: SyncContext, source: Source) -> SyncReport:

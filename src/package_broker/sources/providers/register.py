@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...artifacts.subtree import check_subdirectory
 from ...errors import Conflict, InvalidInput
 from ..context import SyncContext
 from ..credentials import Credentials
@@ -46,15 +47,35 @@ async def new_webhook_secret(broker: Broker, source_id: str) -> str:
     return secret
 
 
-async def add_repository(
-    broker: Broker, provider: Provider, path: str, credentials: Credentials, *, api_url: str | None = None
-) -> Added:
-    """Register one repository of `provider` (its path as the provider writes it: OWNER/REPO, ...)."""
+def provider_source(
+    provider: Provider, path: str, api_url: str | None, subdirectory: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """The `url` (the repository's API URL, plus `#sub/dir` for a monorepo's package) and options of a new
+    provider source. Raises InvalidInput for a malformed path, API URL or sub-directory."""
     base = _api_url(provider, api_url)
     url = provider.repository_url(base, path)  # validates the path
+    options = {"api_url": base, "repository": path}
+    if subdirectory:
+        options["subdirectory"] = check_subdirectory(subdirectory)
+        url += "#" + options["subdirectory"]
+    return url, options
+
+
+async def add_repository(
+    broker: Broker,
+    provider: Provider,
+    path: str,
+    credentials: Credentials,
+    *,
+    api_url: str | None = None,
+    subdirectory: str | None = None,
+) -> Added:
+    """Register one repository of `provider` (its path as the provider writes it: OWNER/REPO, ...), or the
+    package in `subdirectory` of it."""
+    url, options = provider_source(provider, path, api_url, subdirectory)
     values = credentials.values()
     sealed = await broker.seal_credentials(values) if values else None
-    source = await broker.sources.add(provider.name, url, sealed, {"api_url": base, "repository": path})
+    source = await broker.sources.add(provider.name, url, sealed, options)
     return Added(source, await new_webhook_secret(broker, source.id))
 
 

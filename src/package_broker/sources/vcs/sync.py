@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import budget
+from ...artifacts.subtree import subtree
 from ...catalog.store import DistRow, VersionRow, dist_path, first_description, state_statement
 from ...composer import php
 from ...composer.manifest import encode_version, parse_manifest, version_object
@@ -34,6 +35,7 @@ from ...composer.refs import RefVersion, branch_version, tag_version
 from ...composer.versions import is_dev
 from ...errors import BackendError, BrokerError, SourceError
 from ...ports import GitRef
+from ...ports.blob import Blob
 from ..context import SyncContext
 from ..dists import store_archive
 from ..report import SyncReport
@@ -93,6 +95,9 @@ class VcsSync:
         self.source = source
         self.repository = repository
         self.state = state
+        #: Where the package's composer.json is (a monorepo's package), or None: at the top.
+        self.subdirectory: str | None = source.option("subdirectory")
+        self.manifest_path = f"{self.subdirectory}/composer.json" if self.subdirectory else "composer.json"
         #: Archives stored by this run, by commit, recorded with the run's write.
         self.new_dists: dict[str, DistRow] = {}
 
@@ -129,7 +134,7 @@ class VcsSync:
         root = next((ref for ref in refs if _is_default(ref, default_branch)), None)
         manifests: dict[str, bytes | None] = {}
         if root is not None:
-            (manifests[ref_key(root)],) = await self.repository.read_files([(root.commit, "composer.json")])
+            (manifests[ref_key(root)],) = await self.repository.read_files([(root.commit, self.manifest_path)])
         root_name = _root_name(manifests[ref_key(root)]) if root is not None else None
         name = owned or root_name
 
@@ -150,7 +155,7 @@ class VcsSync:
                 ):
                     partial = True
                 else:
-                    contents = await self.repository.read_files([(r.commit, "composer.json") for r in unread])
+                    contents = await self.repository.read_files([(r.commit, self.manifest_path) for r in unread])
                     manifests.update(zip([ref_key(r) for r in unread], contents, strict=True))
                     times.update(await self.repository.times(sorted({r.commit for r in chunk})))
                     del pending[: len(chunk)]
@@ -243,15 +248,22 @@ class VcsSync:
             dist_path=dist_path(name, ref.commit),
             shasum="",
             time=time,
-            source=dict(self.repository.source) if self.repository.source else None,
+            # A clone would hold the whole repository, not the package: a monorepo's package is served as
+            # dists only.
+            source=dict(self.repository.source) if self.repository.source and not self.subdirectory else None,
             default_branch=_is_default(ref, default_branch),
         )
         encode_version(data)  # refuses what JSON cannot carry before an archive is made for it
         dist = self.new_dists.get(ref.commit) or await self.ctx.catalog.dist(name, ref.commit)
         if dist is None:
             # Stored now, recorded in the sync's one write at the end (after the store, as it must be).
-            with await self.repository.archive(ref.commit) as blob:
-                dist = await store_archive(self.ctx, name, ref.commit, blob, record=False)
+            with await self.repository.archive(ref.commit) as whole:
+                if self.subdirectory is None:
+                    dist = await store_archive(self.ctx, name, ref.commit, whole, record=False)
+                else:
+                    cut: Blob = await self.ctx.offload(lambda: subtree(whole, str(self.subdirectory)))
+                    with cut:
+                        dist = await store_archive(self.ctx, name, ref.commit, cut, record=False)
             self.new_dists[ref.commit] = dist
         data["dist"]["shasum"] = dist.shasum
         return VersionRow(
@@ -276,7 +288,7 @@ def _manifest(raw: bytes | None, ref: GitRef) -> dict[str, Any]:
     if ref.name != shown(ref.name):
         raise SourceError("its name is not UTF-8 text, which Composer metadata cannot carry")
     if raw is None:
-        raise SourceError("no composer.json at this ref")
+        raise SourceError("no composer.json at this ref (in the source's sub-directory, if it has one)")
     return parse_manifest(raw)
 
 

@@ -95,6 +95,11 @@ def _secret_from(variable: str | None, option: str) -> str | None:
     help="github/gitlab/bitbucket/gitea: TARGET is an organisation, group "
     "or workspace; add each of its repositories that has a composer.json.",
 )
+@click.option(
+    "--subdirectory",
+    metavar="DIR",
+    help="git/github/gitlab/bitbucket/gitea: the package is in this directory of the repository (a monorepo).",
+)
 @click.option("--no-sync", is_flag=True, help="Only register it; the next scheduled sync reads it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the source (and its first sync's report) as JSON.")
 @click.option(
@@ -112,6 +117,7 @@ def source_add(
     token_env: str | None,
     api_url: str | None,
     whole: bool,
+    subdirectory: str | None,
     no_sync: bool,
     as_json: bool,
     as_sql: bool,
@@ -130,23 +136,35 @@ def source_add(
     get a webhook URL and secret, shown once, so a push is served within seconds. Credentials are stored
     encrypted with ENCRYPTION_KEY and never printed.
     """
+    if subdirectory and (kind == "composer" or whole):
+        fail("--subdirectory names one package's directory in one repository (git or a provider's)")
     if kind in ("git", "composer"):
         if whole or api_url or token_env and kind == "git":
             fail(f"--all, --api-url{' and --token-env' if kind == 'git' else ''} are for provider sources, not {kind}")
-        _add_url_source(kind, target, packages, username, password_env, token_env, no_sync, as_json, as_sql)
+        _add_url_source(
+            kind, target, packages, username, password_env, token_env, subdirectory, no_sync, as_json, as_sql
+        )
         return
     if packages:
         fail("--package is for composer sources")
     if as_sql:
         if whole:
             fail("--all reads the provider's API; with --sql, add each repository by its path")
-        _provider_sql(kind, target, username, password_env, token_env, api_url)
+        _provider_sql(kind, target, username, password_env, token_env, api_url, subdirectory)
         return
-    _add_provider_source(kind, target, username, password_env, token_env, api_url, whole, no_sync, as_json)
+    _add_provider_source(
+        kind, target, username, password_env, token_env, api_url, whole, subdirectory, no_sync, as_json
+    )
 
 
 def _provider_sql(
-    kind: str, path: str, username: str | None, password_env: str | None, token_env: str | None, api_url: str | None
+    kind: str,
+    path: str,
+    username: str | None,
+    password_env: str | None,
+    token_env: str | None,
+    api_url: str | None,
+    subdirectory: str | None,
 ) -> None:
     """For the Worker: the SQL that registers a provider source, its credentials and a new webhook secret
     sealed with $ENCRYPTION_KEY (the Worker's key); the secret is printed once, on stderr."""
@@ -156,6 +174,7 @@ def _provider_sql(
     from ....crypto.credentials import seal_json
     from ....errors import InvalidInput
     from ....sources.kinds import PROVIDERS
+    from ....sources.providers.register import provider_source
     from ....sources.store import prepare_source
     from ..cipher import CryptographyCipher
 
@@ -169,18 +188,13 @@ def _provider_sql(
         )
         if v
     }
-    base = (api_url or provider.default_api_url or "").rstrip("/")
-    if not base:
-        fail(f"{provider.title} has no public API: give the installation's API URL (--api-url)")
     secret = secrets.token_urlsafe(32)
     key, cipher = worker_key(), CryptographyCipher()
     try:
-        url = provider.repository_url(base, path)
+        url, options = provider_source(provider, path, api_url, subdirectory)
         sealed = asyncio.run(seal_json(cipher, key, values)) if values else None
         hook = asyncio.run(seal_json(cipher, key, {"secret": secret}))
-        source_id, insert = prepare_source(
-            now(), kind, url, sealed, {"api_url": base, "repository": path}, webhook_secret=hook
-        )
+        source_id, insert = prepare_source(now(), kind, url, sealed, options, webhook_secret=hook)
     except InvalidInput as exc:
         fail(str(exc))
     click.echo(render_sql(*insert))
@@ -200,6 +214,7 @@ def _add_url_source(
     username: str | None,
     password_env: str | None,
     token_env: str | None,
+    subdirectory: str | None,
     no_sync: bool,
     as_json: bool,
     as_sql: bool,
@@ -219,7 +234,16 @@ def _add_url_source(
             values = {"token": credentials[1]}
     if token := _secret_from(token_env, "--token-env"):
         values = {"token": token}
-    options = {"packages": [p.lower() for p in packages]} if packages else None
+    options: dict[str, Any] | None = {"packages": [p.lower() for p in packages]} if packages else None
+    if subdirectory:
+        from ....artifacts.subtree import check_subdirectory
+        from ....errors import InvalidInput as Invalid
+
+        try:
+            options = {"subdirectory": check_subdirectory(subdirectory)}
+        except Invalid as exc:
+            fail(str(exc))
+        url += "#" + options["subdirectory"]  # one source per package of a monorepo
     if as_sql:
         import asyncio
 
@@ -261,6 +285,7 @@ def _add_provider_source(
     token_env: str | None,
     api_url: str | None,
     whole: bool,
+    subdirectory: str | None,
     no_sync: bool,
     as_json: bool,
 ) -> None:
@@ -284,7 +309,10 @@ def _add_provider_source(
         if whole:
             added, existing = await add_organisation(broker, provider, target, credentials, api_url=api_url)
         else:
-            added, existing = [await add_repository(broker, provider, target, credentials, api_url=api_url)], []
+            one = await add_repository(
+                broker, provider, target, credentials, api_url=api_url, subdirectory=subdirectory
+            )
+            added, existing = [one], []
         results = []
         for one in added:
             report = None if no_sync else await sync_source(broker, one.source)
