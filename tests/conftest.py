@@ -23,9 +23,22 @@ from package_broker.broker import Broker
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from package_broker.web.app import App
 from package_broker.web.http import Request, Response
+from tests.secret_scan import install_in_process_hooks, observe_cli, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI") == "true"
+
+
+install_in_process_hooks()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_logs_or_audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session: no secret a test made or handed over appears in a log line or an audit
+    entry (tests/secret_scan.py says what is collected and scanned)."""
+    yield
+    leaks = scan(tmp_path_factory.getbasetemp())
+    assert not leaks, "secrets in log lines or audit entries:\n" + "\n".join(leaks[:20])
 
 
 def unavailable(message: str) -> NoReturn:
@@ -180,6 +193,7 @@ class BrokerServer:
             input=input,
             check=False,
         )
+        observe_cli(args, self.env, result, self.extra_env)
         if check and result.returncode != 0:
             raise AssertionError(f"package-broker {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result

@@ -12,6 +12,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from tests.secret_scan import observe_cli
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
     "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -132,7 +134,7 @@ def run_cli(
             check=False,
             timeout=timeout,
         )
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "package_broker.runtimes.server.cli", *args],
         env=environment,
         capture_output=True,
@@ -140,6 +142,8 @@ def run_cli(
         check=False,
         timeout=timeout,
     )
+    observe_cli(args, environment, result, env)  # the suite-wide secret scan (tests/secret_scan.py)
+    return result
 
 
 def zip_of_copies(manifest: dict[str, Any], content: bytes, count: int) -> bytes:

@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from .access.ratelimit import Counter, DatabaseCounter, FailureThrottle, RateLimiter
 from .access.store import TokenStore
+from .audit import Audit
 from .cache import Cache
 from .catalog.store import Catalog
 from .composer.documents import Documents
@@ -44,6 +46,11 @@ class Ports:
     resolve: Callable[[str], Awaitable[list[str]]] | None = None
     #: "server" or "workers", shown in /health and in sync messages.
     runtime: str = "server"
+    #: Where request limits and failed authentications are counted; None: the database (access/ratelimit.py).
+    counter: Counter | None = None
+    #: Requests an isolate may count locally before adding them to the shared counter (1: exact; see
+    #: access/ratelimit.py for the bound a larger batch gives).
+    counter_batch: int = 1
     #: Called by Broker.close() to release what the adapters opened (connections, clients).
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -65,6 +72,10 @@ class Broker:
         self.tokens = TokenStore(ports.db, self.cache, ports.clock)
         self.sources = SourceStore(ports.db, ports.clock)
         self.documents = Documents(self.catalog, self.cache)
+        self.audit = Audit(ports.db, ports.clock, settings.audit_retention_days)
+        counter = ports.counter or DatabaseCounter(ports.db)
+        self.rate_limiter = RateLimiter(counter, ports.clock, batch=ports.counter_batch)
+        self.throttle = FailureThrottle(counter, ports.clock, limit=settings.auth_failure_limit)
 
     @property
     def clock(self) -> Clock:
@@ -80,7 +91,9 @@ class Broker:
         return await seal_json(self._cipher(), self.settings.key_bytes(), values)
 
     async def open_credentials(self, sealed: str) -> dict[str, str]:
-        return await unseal_json(self._cipher(), self.settings.key_bytes(), sealed)
+        """Decrypt sealed credentials with ENCRYPTION_KEY, or ENCRYPTION_KEY_PREVIOUS while a rotation runs."""
+        key, previous = self.settings.key_bytes(), self.settings.previous_key_bytes()
+        return await unseal_json(self._cipher(), key, sealed, previous)
 
     async def close(self) -> None:
         await self.ports.db.close()

@@ -41,15 +41,16 @@ class Secret:
     __str__ = __repr__
 
 
-def decode_encryption_key(value: str) -> bytes:
-    """Return the 32 raw bytes of an `ENCRYPTION_KEY`, or raise ConfigError explaining what is wrong."""
+def decode_encryption_key(value: str, variable: str = "ENCRYPTION_KEY") -> bytes:
+    """Return the 32 raw bytes of an `ENCRYPTION_KEY` (or `ENCRYPTION_KEY_PREVIOUS`, named by `variable`), or
+    raise ConfigError explaining what is wrong."""
     try:
         key = base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise ConfigError("ENCRYPTION_KEY", "is not valid base64; generate one with: openssl rand -base64 32") from None
+        raise ConfigError(variable, "is not valid base64; generate one with: openssl rand -base64 32") from None
     if len(key) != 32:
         raise ConfigError(
-            "ENCRYPTION_KEY",
+            variable,
             f"must be base64 of exactly 32 bytes, but decodes to {len(key)} bytes; "
             "generate one with: openssl rand -base64 32",
         )
@@ -92,6 +93,8 @@ class Settings:
     """Everything the core needs to know about its deployment. Runtime-specific parts live in the adapters."""
 
     encryption_key: Secret | None = None
+    #: The key being rotated away from: still opens what it sealed, never seals (`package-broker keys rotate`).
+    previous_encryption_key: Secret | None = None
     #: Public URL of the broker (scheme, host, optional path), used for absolute dist URLs behind a proxy.
     #: None: derived from each request's Host.
     base_url: str | None = None
@@ -109,12 +112,21 @@ class Settings:
     #: Where URLs an upstream names may point: "same-host", "allow" or "deny" (sources/addresses.py).
     private_upstreams: str = "same-host"
     log_level: str = "info"
+    #: Days the audit log keeps an entry (purged by the scheduled sync, at most once a day); 0 = forever.
+    audit_retention_days: int = 365
+    #: Requests per hour a token may make unless it has its own limit; 0 = no limit.
+    rate_limit: int = 1000
+    #: Failed authentications per ten minutes after which a client address is answered 429; 0 = never.
+    auth_failure_limit: int = 20
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         key = env.get("ENCRYPTION_KEY")
         if key is not None and key.strip():
             decode_encryption_key(key)
+        previous = env.get("ENCRYPTION_KEY_PREVIOUS")
+        if previous is not None and previous.strip():
+            decode_encryption_key(previous, "ENCRYPTION_KEY_PREVIOUS")
         level = (env.get("LOG_LEVEL") or "info").lower()
         if level not in ("debug", "info", "warning", "error"):
             raise ConfigError("LOG_LEVEL", f"must be debug, info, warning or error, got {level!r}")
@@ -124,6 +136,7 @@ class Settings:
         return cls(
             private_upstreams=private,
             encryption_key=Secret(key.strip()) if key and key.strip() else None,
+            previous_encryption_key=Secret(previous.strip()) if previous and previous.strip() else None,
             base_url=_base_url(env.get("BASE_URL")),
             max_upload_bytes=integer_setting(env, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, minimum=1024),
             memo_seconds=integer_setting(env, "MEMO_SECONDS", 1),
@@ -134,6 +147,9 @@ class Settings:
                 env, "SERVICE_REQUEST_LIMIT", DEFAULT_SERVICE_REQUEST_LIMIT, minimum=RESERVE + 4
             ),
             log_level=level,
+            audit_retention_days=integer_setting(env, "AUDIT_RETENTION_DAYS", 365),
+            rate_limit=integer_setting(env, "RATE_LIMIT", 1000),
+            auth_failure_limit=integer_setting(env, "AUTH_FAILURE_LIMIT", 20),
         )
 
     def key_bytes(self) -> bytes:
@@ -141,3 +157,9 @@ class Settings:
         if self.encryption_key is None:
             raise ConfigError("ENCRYPTION_KEY", "is not set; generate one with: openssl rand -base64 32")
         return decode_encryption_key(self.encryption_key.reveal())
+
+    def previous_key_bytes(self) -> bytes | None:
+        """Return ENCRYPTION_KEY_PREVIOUS, or None when it is not set."""
+        if self.previous_encryption_key is None:
+            return None
+        return decode_encryption_key(self.previous_encryption_key.reveal(), "ENCRYPTION_KEY_PREVIOUS")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,20 @@ def test_composer_installs_from_a_github_source_updated_by_webhooks(
         assert project.php("echo \\Acme\\Kit\\Kit::run();") == "kit+lib 1.0"
     finally:
         fixture.stop()
+
+
+def test_composer_shows_the_rate_limit_warning(client: Client, server_factory: Any, tmp_path: Path) -> None:
+    """A token over its hourly limit: composer fails and prints the broker's 429 warning."""
+    # Composer 2.11 waits out a Retry-After of up to 60 s, three times: within that of the hour's end the
+    # window turns over and the install rightly succeeds. Start in a fresh hour then.
+    left = 3600 - time.time() % 3600
+    if left < 200:
+        time.sleep(left + 1)
+    server: BrokerServer = server_factory("limited", RATE_LIMIT="2")
+    target = GitTarget(server, tmp_path / "repos")
+    target.release("acme/lib", "v1.0.0", lib_files("lib 1.0"))
+    project = Project(tmp_path / "limited", target, target.token(), client)
+    project.write({"acme/lib": "^1.0"})
+    failed = project.composer("install", check=False)
+    assert failed.returncode != 0
+    assert "more than 2 requests this hour" in failed.stdout + failed.stderr, failed.stdout + failed.stderr

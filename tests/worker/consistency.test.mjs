@@ -74,7 +74,9 @@ test("a token revoked with `token revoke --sql` + `wrangler d1 execute` is refus
   assert.equal(cli.status, 0, cli.stderr);
   // What `wrangler d1 execute --file` runs: every statement, in one batch.
   const statements = cli.stdout.split(";\n").map((s) => s.trim()).filter(Boolean);
-  assert.equal(statements.length, 2);
+  // The revocation, a new change generation, and its audit entry.
+  assert.equal(statements.length, 3);
+  assert.ok(statements[2].startsWith("INSERT INTO audit_log"), statements[2]);
   await h.env.DB.batch(statements.map((sql) => h.env.DB.prepare(sql)));
   await sleep(MEMO_MS + 100);
   for (const isolate of [0, 1]) {

@@ -10,7 +10,6 @@ import base64
 import binascii
 from datetime import UTC, datetime
 
-from ..composer.names import matches_prefix
 from . import tokens
 from .store import Token, TokenStore
 
@@ -127,27 +126,27 @@ def require_write(token: Token) -> None:
 
 
 def require_scope(token: Token, name: str, action: str = "read") -> None:
-    """Raises AuthError(403) unless `name` is within the token's `allowed_package_prefixes`.
+    """Raises AuthError(403) unless the token's grants (`Token.may_see`) cover `name`.
 
     Reads and writes obey the same scope. The message names only what the caller asked for and the
-    token's own prefixes, and is the same whether or not `name` exists, so a token cannot probe for names.
+    token's own grants, and is the same whether or not `name` exists, so a token cannot probe for names.
     """
-    if not matches_prefix(name, token.allowed_package_prefixes):
+    if not token.may_see(name):
         raise AuthError(
             "forbidden",
             f"This token ({token.token_prefix}…) may not {action} {name}; it is limited to: "
-            f"{', '.join(token.allowed_package_prefixes or [])}",
+            f"{', '.join(token.grants()) or 'no packages'}",
             status=403,
         )
 
 
 def require_unscoped(token: Token, action: str) -> None:
-    """Raises AuthError(403) if the token is limited by `allowed_package_prefixes`: for actions (a sync of
-    every source) whose effects and report reach beyond any prefix."""
-    if token.allowed_package_prefixes is not None:
+    """Raises AuthError(403) if the token is limited by grants (prefixes or names): for actions (a sync
+    of every source) whose effects and report reach beyond any grant."""
+    if token.restricted:
         raise AuthError(
             "forbidden",
-            f"This token ({token.token_prefix}…) is limited to {', '.join(token.allowed_package_prefixes)}; "
-            f"{action} needs a write token created without --allow-prefix.",
+            f"This token ({token.token_prefix}…) is limited to {', '.join(token.grants()) or 'no packages'}; "
+            f"{action} needs a write token created without --allow-prefix or --allow-package.",
             status=403,
         )

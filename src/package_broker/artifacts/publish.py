@@ -115,4 +115,6 @@ async def publish_archive(
             f"{name} {served.version} is already published with a different archive (another upload was "
             "accepted first); publish a new version or replace it explicitly (--replace, or ?replace=1)"
         )
+    details = {"reference": info.sha1, "replaced": previous is not None}
+    await broker.audit.log(None, "package.published", f"{name} {pretty}", details=details)
     return Published(name, pretty, normalized, info.sha1, info.sha1, info.size, changed=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import audit
 from ..cache import bump_statement
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ports.database import Params
@@ -202,6 +203,8 @@ async def delete(broker: Broker, name: str, version: str | None = None, *, purge
         kept = {v.reference for v in state.versions.values()} - {v.reference for v in victims}
         references = [v.reference for v in victims if v.reference not in kept and v.reference in state.dists]
         statements += [("DELETE FROM dists WHERE package = ? AND reference = ?", (name, r)) for r in references]
+    audited = f"{name} {victims[0].version}" if version is not None else name
+    statements.append(audit.entry(now, "package.deleted", audited, {"hidden": not uploaded, "purge": purge}))
     await _apply(broker, statements)
     if purge:
         for reference in references:
@@ -236,6 +239,7 @@ async def restore(broker: Broker, name: str, version: str) -> str:
         column = "dev_modified_at" if target.is_dev else "tags_modified_at"
         moved = _after(state.package.dev_modified_at if target.is_dev else state.package.tags_modified_at, now)
         statements.append((f"UPDATE packages SET {column} = ? WHERE name = ?", (moved, name)))
+    statements.append(audit.entry(now, "package.restored", f"{name} {target.version if target else version}"))
     await _apply(broker, statements)
     return f"{name} {version} is served again"
 
@@ -273,6 +277,8 @@ async def remove_source(broker: Broker, source_id: str, *, purge: bool = False) 
                 "SELECT package, reference, object_key FROM dists WHERE package = ?", (name,)
             )
             statements.append(("DELETE FROM dists WHERE package = ?", (name,)))
+    details = {"kind": source.kind, "url": source.url, "packages": len(names), "purge": purge}
+    statements.append(audit.entry(now, "source.removed", source_id, details))
     await _apply(broker, statements)
     for dist in dists:
         await broker.ports.objects.delete(dist["object_key"])

@@ -24,6 +24,8 @@ from ..ports.database import Params
 NAMES_MODIFIED = "names_modified_at"
 #: The URL the server last said it serves (BASE_URL, else its address): what `token create` prints.
 PUBLIC_URL = "public_url"
+#: Grants a search puts into its SQL (3 more parameters: the query twice and the limit), within D1's 100.
+SEARCH_SCOPE_PARAMETERS = 90
 #: Reported downloads matched per statement: 2 parameters each, plus the day, within D1's 100.
 DOWNLOADS_PER_STATEMENT = 40
 _DIST_COLUMNS = "package, reference, object_key, shasum, size, upstream_url"
@@ -143,21 +145,39 @@ class Catalog:
         rows = await self.db.fetch_all("SELECT name FROM packages ORDER BY name")
         return [row["name"] for row in rows], await self.state_int(NAMES_MODIFIED)
 
-    async def search(self, query: str, limit: int = 50, prefixes: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Packages whose name or description contains `query`, limited to names starting with one of
-        `prefixes` (None: every name) in the query itself, so the limit counts only what the caller may see."""
-        if prefixes is not None and not prefixes:
-            return []
+    async def search(
+        self,
+        query: str,
+        limit: int = 50,
+        prefixes: Sequence[str] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Packages whose name or description contains `query`, limited to a token's grants (names starting
+        with one of `prefixes` or equal to one of `names`; both None: every name) in the query itself, so
+        the limit counts only what the caller may see. The caller still filters with `Token.may_see`.
+
+        With more grants than SEARCH_SCOPE_PARAMETERS (D1 takes 100 parameters) they stay out of the SQL
+        and every match is returned, without the limit: the caller filters, then cuts to its limit."""
+        if prefixes is None and names is None:
+            scope_params: list[str] = []
+        else:
+            scope_params = [_like_escape(prefix_text(p)) + "%" for p in prefixes or ()] + list(names or ())
+            if not scope_params:
+                return []
         # LIKE ignores ASCII case on SQLite/D1 but not on PostgreSQL: the database lower-cases both sides.
         like = "%" + _like_escape(query) + "%"
-        scope = ""
-        if prefixes is not None:
-            scope = " AND (" + " OR ".join(["name LIKE ? ESCAPE '\\'"] * len(prefixes)) + ")"
-        return await self.db.fetch_all(
+        sql = (
             "SELECT name, description FROM packages WHERE (LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
-            f"OR LOWER(description) LIKE LOWER(?) ESCAPE '\\'){scope} ORDER BY name LIMIT ?",
-            (like, like, *(_like_escape(prefix_text(p)) + "%" for p in prefixes or ()), limit),
+            "OR LOWER(description) LIKE LOWER(?) ESCAPE '\\')"
         )
+        if len(scope_params) > SEARCH_SCOPE_PARAMETERS:
+            return await self.db.fetch_all(sql + " ORDER BY name", (like, like))
+        if scope_params:
+            terms = ["name LIKE ? ESCAPE '\\'"] * len(prefixes or ())
+            if names:
+                terms.append("name IN (" + ", ".join("?" * len(names)) + ")")
+            sql += " AND (" + " OR ".join(terms) + ")"
+        return await self.db.fetch_all(sql + " ORDER BY name LIMIT ?", (like, like, *scope_params, limit))
 
     async def dist(self, package: str, reference: str) -> DistRow | None:
         row = await self.db.fetch_one(

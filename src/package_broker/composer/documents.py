@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from ..cache import Cache, Defer
 from ..catalog.store import Catalog, VersionRow
 from .minifier import minify
-from .names import matches_prefix, naming_error
+from .names import naming_error
 
 #: Built documents stay in the shared key/value store this long (they are also dropped on every change).
 DOCUMENT_TTL = 24 * 3600
@@ -56,7 +57,8 @@ def _from_cache(gzipped: bytes, metadata: dict[str, str]) -> Document:
     return Document(gzip.decompress(gzipped), gzipped, modified, metadata["base"], formatdate(modified, usegmt=True))
 
 
-def _tag_order(version_normalized: str) -> tuple[Any, ...]:
+def tag_order(version_normalized: str) -> tuple[Any, ...]:
+    """A sort key for tagged versions, oldest first (`1.0.0-beta1` < `1.0.0` < `1.0.0.1`)."""
     match = _NUMERIC.match(version_normalized)
     if match is None:
         return ((), 0, ())
@@ -78,7 +80,7 @@ def p2_body(name: str, rows: list[VersionRow], *, dev: bool, base_url: str) -> b
     if dev:
         versions.sort(key=lambda v: (not v.get("default-branch", False), v["version"]))
     else:
-        versions.sort(key=lambda v: _tag_order(v["version_normalized"]), reverse=True)
+        versions.sort(key=lambda v: tag_order(v["version_normalized"]), reverse=True)
     return encode_json({"minified": "composer/2.0", "packages": {name: minify(versions)}})
 
 
@@ -149,14 +151,20 @@ class Documents:
         return index
 
     async def root(
-        self, prefixes: list[str] | None, acl_modified_at: int, base_url: str, defer: Defer | None = None
+        self,
+        may_see: Callable[[str], bool],
+        scope_key: str,
+        acl_modified_at: int,
+        base_url: str,
+        defer: Defer | None = None,
     ) -> Document:
-        """Return `packages.json` as a token with these `allowed_package_prefixes` sees it."""
+        """Return `packages.json` as a token sees it: `may_see` is its `Token.may_see`, `scope_key` equal
+        for tokens that see the same packages (`Token.scope_key`)."""
         index = await self.names(defer)
-        key = f"root:{base_url}:{acl_modified_at}:{prefixes!r}:{index.modified_at}"
+        key = f"root:{base_url}:{acl_modified_at}:{scope_key}:{index.modified_at}"
         document: Document | None = self.cache.remembered(key)
         if document is None:
-            visible = [n for n in index.names if matches_prefix(n, prefixes)]
+            visible = [n for n in index.names if may_see(n)]
             modified = max(index.modified_at, acl_modified_at)
             document = make_document(root_body(visible, base_url), modified, base_url)
             self.cache.remember(key, document)

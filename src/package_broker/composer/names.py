@@ -53,16 +53,9 @@ def validate_name(name: object) -> str:
     return name
 
 
-def matches_prefix(name: str, prefixes: list[str] | None) -> bool:
-    """True if `name` is covered by a token's `allowed_package_prefixes` (None means everything).
-
-    A prefix is either a plain prefix (`acme/`, `acme/lib-`) or ends with `*` as a wildcard (`acme/lib-*`).
-    """
-    if prefixes is None:
-        return True
-    return any(name.startswith(prefix_text(p)) for p in prefixes)
-
-
 def prefix_text(prefix: str) -> str:
-    """What a name must start with to match `prefix` (`acme/lib-*` and `acme/lib-` both mean `acme/lib-`)."""
+    """What a name must start with to match a token's prefix grant: a plain prefix (`acme/`, `acme/lib-`)
+    or one ending with `*` as a wildcard (`acme/lib-*` and `acme/lib-` both mean `acme/lib-`).
+
+    Whether a token may see a name is decided by `access.store.Token.may_see` alone."""
     return prefix[:-1] if prefix.endswith("*") else prefix

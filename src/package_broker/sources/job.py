@@ -128,6 +128,10 @@ async def sync_all(
     started = time.perf_counter()
     with budget.within(budget_seconds):
         sources = [await broker.sources.get(i) for i in source_ids] if source_ids else await broker.sources.all()
+        # A sync asked for (CLI, API, webhook) is an administrative action; the scheduled one (sync_due) is not.
+        ids = [s.id for s in sources]
+        details = {"sources": ids} if source_ids and len(ids) > 1 else {"all": True, "count": len(ids)}
+        await broker.audit.log(None, "source.synced", ids[0] if source_ids and len(ids) == 1 else None, details=details)
         reports = []
         with progress(sources[0], len(sources)) if progress and sources else contextlib.nullcontext(None) as step:
             for source in sources:
@@ -136,6 +140,16 @@ async def sync_all(
                 reports.append(await sync_source(broker, source))
         log.info("sync finished", extra=_summary(reports, started))
     return reports
+
+
+async def _purge_audit(broker: Broker) -> None:
+    """AUDIT_RETENTION_DAYS: one DELETE at most once a day per process, if the run's budget still affords it."""
+    if not budget.current().affords(services=1):
+        return  # the next run purges
+    try:
+        await broker.audit.purge_expired()
+    except BrokerError as exc:  # never worth failing the scheduled run for
+        log.warning("audit log purge failed: %s", exc)
 
 
 async def sync_due(broker: Broker, interval: int, *, budget_seconds: float | None = None) -> list[SyncReport]:
@@ -158,4 +172,5 @@ async def sync_due(broker: Broker, interval: int, *, budget_seconds: float | Non
             # the sources after it.)
         # One line per run, also when nothing was due: it shows the schedule is alive.
         log.info("scheduled sync finished", extra=_summary(reports, started, due=len(due)))
+        await _purge_audit(broker)
     return reports

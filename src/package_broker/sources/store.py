@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import audit
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ports import Clock, Database
 from ..ports.database import Params
@@ -130,6 +131,15 @@ def prepare_source(
     return source_id, insert
 
 
+def _audit_update(now: int, source_id: str, changes: dict[str, Any]) -> tuple[str, Params]:
+    """The audit entry for `SourceStore.update`: enabled/disabled alone, else edited (never the credentials)."""
+    if set(changes) == {"enabled"}:
+        return audit.entry(now, "source.enabled" if changes["enabled"] else "source.disabled", source_id)
+    shown: dict[str, Any] = {k: changes[k] for k in ("url", "sync_interval", "enabled") if k in changes}
+    changed = sorted(k for k in changes if k not in ("sync_cursor", "upstream_state"))
+    return audit.entry(now, "source.edited", source_id, {"changed": changed, **shown})
+
+
 class SourceStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -139,10 +149,11 @@ class SourceStore:
         self, kind: str, url: str, credentials: str | None = None, options: dict[str, Any] | None = None
     ) -> Source:
         """Register a source. Raises Conflict if the same kind and URL is already registered."""
-        source_id, insert = prepare_source(self.clock.now(), kind, url, credentials, options)
+        now = self.clock.now()
+        source_id, insert = prepare_source(now, kind, url, credentials, options)
         if await self.db.fetch_one("SELECT id FROM sources WHERE kind = ? AND url = ?", (kind, url)):
             raise Conflict(f"a {kind} source for {url} already exists")
-        await self.db.execute(*insert)
+        await self.db.batch([insert, audit.entry(now, "source.added", source_id, {"kind": kind, "url": url})])
         return await self.get(source_id)
 
     async def uploads(self) -> Source:
@@ -177,10 +188,11 @@ class SourceStore:
             return None
         return (await unseal(row["webhook_secret"])).get("secret")
 
-    async def set_webhook_secret(self, source_id: str, sealed: str | None) -> None:
-        await self.db.execute(
-            "UPDATE sources SET webhook_secret = ?, updated_at = ? WHERE id = ?", (sealed, self.clock.now(), source_id)
-        )
+    async def set_webhook_secret(self, source_id: str, sealed: str | None, *, renewed: bool = True) -> None:
+        """Store a source's (sealed) webhook secret; `renewed` records it in the audit log (not on `add`)."""
+        now = self.clock.now()
+        update = ("UPDATE sources SET webhook_secret = ?, updated_at = ? WHERE id = ?", (sealed, now, source_id))
+        await self.db.batch([update, audit.entry(now, "source.webhook_renewed", source_id)] if renewed else [update])
 
     async def first_delivery(self, source_id: str, delivery: str, *, keep_days: int) -> bool:
         """Record a webhook delivery id; False if it was already recorded (a replay). Old ids are dropped."""
@@ -254,12 +266,14 @@ class SourceStore:
         if enabled is not None:
             changes["enabled"] = int(enabled)
         if changes:
+            now = self.clock.now()
             assignments = ", ".join(f"{column} = ?" for column in changes)
             update = f"UPDATE sources SET {assignments}, updated_at = ? WHERE id = ?"
-            statements: list[tuple[str, Params]] = [(update, (*changes.values(), self.clock.now(), source_id))]
+            statements: list[tuple[str, Params]] = [(update, (*changes.values(), now, source_id))]
             if "url" in changes or "credentials" in changes:
                 # What was read from the old place says nothing about the new one.
                 statements.append(("DELETE FROM source_refs WHERE source_id = ?", (source_id,)))
+            statements.append(_audit_update(now, source_id, changes))
             await self.db.batch(statements)
         return await self.get(source_id)
 

@@ -1,7 +1,8 @@
 """The write side of the HTTP API, for CI pipelines with a `write` token: publish a zip, trigger a sync.
 
-A write token limited by `allowed_package_prefixes` may publish only names its prefixes match (checked
-before anything about the name is read, so its errors name nothing outside its scope) and may not sync:
+A write token limited by grants (`--allow-prefix`, `--allow-package`) may publish only names they cover
+(`Token.may_see`, checked before anything about the name is read, so its errors name nothing outside its
+scope) and may not sync:
 a sync reaches every source and its report names them all.
 """
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..access.auth import require_scope, require_unscoped, require_write
 from ..artifacts.publish import publish_archive
+from ..audit import acting_as
 from ..errors import InvalidInput, PayloadTooLarge
 from ..sources.job import sync_all
 from .http import Response, json_response
@@ -44,13 +46,14 @@ async def upload_artifact(ctx: Context) -> Response:
     with await request.receive(limit) as blob:
         if blob.size == 0:
             raise InvalidInput("the request body is empty; send the zip as the body")
-        published = await publish_archive(
-            ctx.broker,
-            blob,
-            version=request.query_value("version") or None,
-            replace=(request.query_value("replace") or "").lower() in ("1", "true", "yes"),
-            authorize=lambda name: require_scope(token, name, "publish"),
-        )
+        with acting_as(token.id, request.client):
+            published = await publish_archive(
+                ctx.broker,
+                blob,
+                version=request.query_value("version") or None,
+                replace=(request.query_value("replace") or "").lower() in ("1", "true", "yes"),
+                authorize=lambda name: require_scope(token, name, "publish"),
+            )
     body = {**asdict(published), "dist_url": f"{ctx.base_url}/dists/{published.name}/{published.reference}.zip"}
     return json_response(201 if published.changed else 200, body)
 
@@ -61,5 +64,6 @@ async def trigger_sync(ctx: Context) -> Response:
     require_write(token)
     require_unscoped(token, "syncing")
     source = ctx.request.query_value("source")
-    reports = await sync_all(ctx.broker, [source] if source else None)
+    with acting_as(token.id, ctx.request.client):
+        reports = await sync_all(ctx.broker, [source] if source else None)
     return json_response(200, {"sources": [asdict(report) for report in reports]})

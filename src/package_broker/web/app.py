@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..access.auth import AuthError, authenticate
+from ..access.ratelimit import TooManyRequests, over_limit, throttled
 from ..access.store import Token
 from ..broker import Broker
 from ..errors import BrokerError, Conflict, InvalidInput, NotFound
@@ -32,22 +33,38 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class Context:
     """What a handler needs besides the request: the broker, the caller's token, the public base URL."""
 
-    __slots__ = ("base_url", "broker", "request", "token")
+    __slots__ = ("base_url", "broker", "rate_headers", "request", "token")
 
     def __init__(self, broker: Broker, request: Request) -> None:
         self.broker = broker
         self.request = request
         self.token: Token | None = None
         self.base_url = broker.settings.base_url or request.origin
+        #: X-RateLimit-* of the caller's token, sent with the response (also a 429).
+        self.rate_headers: list[tuple[str, str]] = []
 
     async def authenticate(self) -> Token:
-        await self.broker.cache.refresh()
-        self.token = await authenticate(
-            self.request.headers.get("authorization"), self.request.host, self.broker.tokens, self.broker.clock.now()
-        )
-        if self.broker.tokens.due_for_touch(self.token):
-            self.request.defer(self.broker.tokens.touch(self.token))
-        return self.token
+        broker, request = self.broker, self.request
+        await broker.cache.refresh()
+        if (wait := broker.throttle.blocked(request.client)) is not None:
+            raise throttled(wait)
+        now = broker.clock.now()
+        try:
+            token = await authenticate(request.headers.get("authorization"), request.host, broker.tokens, now)
+        except AuthError as exc:
+            if exc.reason != "missing":  # a credential was presented and refused: one counter write
+                await broker.throttle.failed(request.client)
+            raise
+        self.token = token
+        limit = token.rate_limit if token.rate_limit is not None else broker.settings.rate_limit
+        if limit > 0:
+            decision = await broker.rate_limiter.hit(f"token:{token.id}", limit)
+            self.rate_headers = decision.headers()
+            if not decision.allowed:
+                raise over_limit(decision, token.id, now)
+        if broker.tokens.due_for_touch(token):
+            request.defer(broker.tokens.touch(token))
+        return token
 
 
 Handler = Callable[[Context], Awaitable[Response]]
@@ -91,6 +108,7 @@ class App:
                 "The broker failed to handle this request; see its log.",
                 request_id=request_id,
             )
+        response.headers += ctx.rate_headers
         response.headers.append(("x-request-id", request_id))
         if response.stream is None:
             response.headers.append(("content-length", str(len(response.body))))
@@ -146,6 +164,10 @@ def _method_not_allowed(allowed: str) -> Response:
 
 
 def _auth_error(exc: AuthError) -> Response:
+    if isinstance(exc, TooManyRequests):
+        response = error_response(429, "Too Many Requests", exc.warning, warning=exc.warning, reason=exc.reason)
+        response.headers.append(("retry-after", str(exc.retry_after)))
+        return response
     if exc.status == 401:
         response = error_response(401, "Unauthorized", exc.warning, warning=exc.warning, reason=exc.reason)
         response.headers.append(("www-authenticate", 'Basic realm="PACKAGE.broker"'))

@@ -1,7 +1,7 @@
 """The Composer protocol endpoints: packages.json, p2 files, dists, list, search, notify-batch.
 
-Visibility rule: a token sees a package only if it matches the token's `allowed_package_prefixes` (writes
-obey the same rule, see api.py).
+Visibility rule: a token sees a package only if its grants cover it, `Token.may_see` (prefixes and exact
+names; writes obey the same rule, see api.py).
 `packages.json` and `list.json` simply leave other names out; asking for one directly is 403 whether or
 not it exists, so a scoped token cannot probe for names.
 """
@@ -15,7 +15,7 @@ from .. import untrusted_json
 from ..access.auth import require_scope
 from ..catalog.store import dist_key
 from ..composer.documents import Document
-from ..composer.names import matches_prefix, naming_error
+from ..composer.names import naming_error
 from ..errors import InvalidInput, PayloadTooLarge
 from .http import Request, Response, accepts_gzip, error_response, http_date, json_response, parse_http_date
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 _METADATA_CACHE = "private, no-cache"
 _DIST_CACHE = "private, max-age=31536000, immutable"
 _NOTIFY_LIMIT = 64 * 1024
+#: Results one search answers with.
+_SEARCH_LIMIT = 100
 #: Packages one notify-batch report may list (Composer sends one report per install and repository).
 MAX_REPORTED_DOWNLOADS = 200
 
@@ -80,7 +82,7 @@ async def packages_json(ctx: Context) -> Response:
     token = ctx.token
     assert token is not None
     document = await ctx.broker.documents.root(
-        token.allowed_package_prefixes, token.updated_at, ctx.base_url, ctx.request.defer
+        token.may_see, token.scope_key, token.updated_at, ctx.base_url, ctx.request.defer
     )
     return document_response(ctx.request, document)
 
@@ -118,8 +120,10 @@ async def dist(ctx: Context, name: str, reference: str) -> Response:
 
 
 def _visible_names(ctx: Context, names: tuple[str, ...]) -> list[str]:
-    prefixes = ctx.token.allowed_package_prefixes if ctx.token else []
-    return [name for name in names if matches_prefix(name, prefixes)]
+    if ctx.token is None:
+        return []
+    may_see = ctx.token.may_see
+    return [name for name in names if may_see(name)]
 
 
 async def list_json(ctx: Context) -> Response:
@@ -141,13 +145,16 @@ async def search_json(ctx: Context) -> Response:
         return early
     query = (ctx.request.query_value("q") or "").strip()
     assert ctx.token is not None
-    rows = await ctx.broker.catalog.search(query, limit=100, prefixes=ctx.token.allowed_package_prefixes)
+    token = ctx.token
+    rows = await ctx.broker.catalog.search(
+        query, limit=_SEARCH_LIMIT, prefixes=token.allowed_package_prefixes, names=token.allowed_packages
+    )
     visible = set(_visible_names(ctx, tuple(row["name"] for row in rows)))
     results = [
         {"name": row["name"], "description": row["description"] or "", "url": f"{ctx.base_url}/p2/{row['name']}.json"}
         for row in rows
         if row["name"] in visible
-    ]
+    ][:_SEARCH_LIMIT]
     return json_response(200, {"results": results, "total": len(results)}, [("cache-control", _METADATA_CACHE)])
 
 

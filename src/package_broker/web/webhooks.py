@@ -19,6 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..access.auth import AuthError
+from ..audit import acting_in
 from ..sources.job import sync_all
 from ..sources.kinds import KINDS
 from ..sources.providers.provider import WebhookRefused
@@ -72,5 +73,6 @@ async def webhook(ctx: Context, kind_name: str, source_id: str) -> Response:
     if not source.enabled:
         return json_response(200, {"source": source_id, "event": call.event, "sync": "source disabled"})
     # On Workers the invocation's budget applies (sync_all uses the running one); on the server, none.
-    ctx.request.defer(sync_all(broker, [source_id]))
+    # Whenever and however the runtime runs deferred work, the sync is recorded as this webhook's.
+    ctx.request.defer(acting_in(f"webhook:{kind_name}", ctx.request.client, sync_all(broker, [source_id])))
     return json_response(202, {"source": source_id, "event": call.event, "sync": "started"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from package_broker.composer.names import matches_prefix, naming_error, validate_name
+from package_broker.composer.names import naming_error, validate_name
 from package_broker.errors import InvalidName
 
 
@@ -47,19 +47,3 @@ def test_invalid_names_are_explained(name: str, hint: str) -> None:
 def test_a_missing_or_non_string_name_is_refused(value: object) -> None:
     with pytest.raises(InvalidName, match='needs a "name"'):
         validate_name(value)
-
-
-@pytest.mark.parametrize(
-    ("name", "prefixes", "visible"),
-    [
-        ("acme/lib", None, True),
-        ("acme/lib", [], False),
-        ("acme/lib", ["acme/"], True),
-        ("acmecorp/lib", ["acme/"], False),
-        ("acme/lib-http", ["acme/lib-*"], True),
-        ("acme/lab", ["acme/lib-*"], False),
-        ("other/x", ["acme/", "other/x"], True),
-    ],
-)
-def test_allowed_package_prefixes(name: str, prefixes: list[str] | None, visible: bool) -> None:
-    assert matches_prefix(name, prefixes) is visible

@@ -39,6 +39,7 @@ R2_BINDING = "ARTIFACTS"
 #: Plain-text vars (and the ENCRYPTION_KEY secret) read from the environment.
 VARIABLES = (
     "ENCRYPTION_KEY",
+    "ENCRYPTION_KEY_PREVIOUS",
     "BASE_URL",
     "LOG_LEVEL",
     "MAX_UPLOAD_BYTES",
@@ -48,6 +49,8 @@ VARIABLES = (
     "SUBREQUEST_LIMIT",
     "SERVICE_REQUEST_LIMIT",
     "PRIVATE_UPSTREAMS",
+    "RATE_LIMIT",
+    "AUTH_FAILURE_LIMIT",
 )
 
 #: The largest MAX_UPLOAD_BYTES a Worker accepts. An archive is held once, in one JavaScript buffer, next to
@@ -100,8 +103,14 @@ def build(env: Any) -> App:
         git=None,
         cipher=WebCryptoCipher(),
         runtime="workers",
+        # A D1 write per request would sit on every metadata hit: count in batches (bound: access/ratelimit.py).
+        counter_batch=RATE_COUNT_BATCH,
     )
     return App(Broker(settings, ports))
+
+
+#: Requests an isolate counts before adding them to D1 (one D1 call per this many requests, far from a limit).
+RATE_COUNT_BATCH = 10
 
 
 def app_for(env: Any) -> App:

@@ -30,8 +30,11 @@ class AsgiAdapter:
         factory: Callable[[], Awaitable[App]],
         on_shutdown: Callable[[App], Awaitable[None]] | None = None,
         background: list[Callable[[App], Coroutine[Any, Any, None]]] | None = None,
+        client_header: str | None = None,
     ) -> None:
         self._factory = factory
+        #: TRUSTED_PROXY_HEADER: where a reverse proxy puts the client's address.
+        self._client_header = client_header
         self._on_shutdown = on_shutdown
         self._background = background or []
         self.app: App | None = None
@@ -101,14 +104,18 @@ class AsgiAdapter:
                     return
 
         raw_path = scope.get("raw_path") or scope["path"].encode()
-        client = scope.get("client")
+        peer = scope.get("client")
+        client = peer[0] if peer else None
+        if self._client_header and (forwarded := headers.get(self._client_header)):
+            # The last entry is the one our proxy added; earlier ones came from the client and prove nothing.
+            client = forwarded.rsplit(",", 1)[-1].strip() or client
         request = Request(
             method=scope["method"],
             path=raw_path.decode("latin-1"),
             query=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
             scheme=scope.get("scheme", "http"),
-            client=client[0] if client else None,
+            client=client,
             body=body,
             defer=self._spawn,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ... import migrations
+from ...access.ratelimit import Counter
 from ...broker import Broker, Ports
 from ...config import Settings
 from ...errors import ConfigError
@@ -186,6 +187,16 @@ def private_files(data_dir: str) -> None:
         path.chmod(0o700)
 
 
+def _counter(kv: KVStore) -> Counter | None:
+    """Redis counts request limits when it is the cache (cheaper than a database write); else the database."""
+    if type(kv).__name__ == "RedisKVStore":  # redis is an optional extra: only imported when configured
+        from .redis_kv import RedisCounter, RedisKVStore
+
+        assert isinstance(kv, RedisKVStore)
+        return RedisCounter(kv.client, kv.prefix)
+    return None
+
+
 async def build_broker(env: Mapping[str, str]) -> Broker:
     """Open every adapter the environment asks for and return the wired broker.
 
@@ -217,6 +228,7 @@ async def build_broker(env: Mapping[str, str]) -> Broker:
         offload=_in_thread,
         resolve=_resolve,
         runtime="server",
+        counter=_counter(kv),
         # Broker.close() closes the database itself.
         closers=[http.aclose, *_closer(kv), *_closer(objects)],
     )

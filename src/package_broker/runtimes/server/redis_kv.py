@@ -124,3 +124,23 @@ class RedisKVStore:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class RedisCounter:
+    """Request and failure counts in Redis (when it is the configured cache): INCRBY and EXPIRE in one
+    transaction, atomic across every process and replica that shares the Redis."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "pkb:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def add(self, key: str, window_start: int, amount: int, ttl: int) -> int:
+        name = f"{self.prefix}count:{key}:{window_start}"
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.incrby(name, amount)
+                pipe.expire(name, ttl + 60)
+                total, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BackendError(f"Redis counter failed: {type(exc).__name__}") from exc
+        return int(total)

@@ -19,6 +19,7 @@ from ...sources.job import sync_due
 from ...web.app import App
 from .asgi import AsgiAdapter
 from .bootstrap import build_broker
+from .settings import ServerSettings
 
 log = logging.getLogger("package_broker.server")
 #: The first scheduled sync runs this soon after start, then every SYNC_INTERVAL seconds.
@@ -53,7 +54,8 @@ def create_app() -> AsgiAdapter:
         await app.broker.close()
 
     interval = Settings.from_mapping(os.environ).sync_interval
-    return AsgiAdapter(factory, shutdown, [_scheduler(interval)] if interval > 0 else [])
+    proxy_header = ServerSettings.from_mapping(os.environ).trusted_proxy_header
+    return AsgiAdapter(factory, shutdown, [_scheduler(interval)] if interval > 0 else [], client_header=proxy_header)
 
 
 def claim_port(host: str, port: int) -> None:

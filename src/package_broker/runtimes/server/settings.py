@@ -121,6 +121,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     workers: int = 1
+    #: Behind a reverse proxy: the header it sets to the client's address (e.g. x-forwarded-for; its last
+    #: entry is used, the one the proxy added). None: the TCP peer's address.
+    trusted_proxy_header: str | None = None
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> ServerSettings:
@@ -156,4 +159,5 @@ class ServerSettings:
             host=env.get("HOST") or "127.0.0.1",
             port=integer_setting(env, "PORT", DEFAULT_PORT, minimum=1, maximum=65535),
             workers=integer_setting(env, "WORKERS", 1, minimum=1),
+            trusted_proxy_header=(env.get("TRUSTED_PROXY_HEADER") or "").strip().lower() or None,
         )

@@ -40,10 +40,12 @@ def _api_url(provider: Provider, api_url: str | None) -> str:
     return url
 
 
-async def new_webhook_secret(broker: Broker, source_id: str) -> str:
-    """Generate and store (sealed) a new webhook secret for a source; the old one stops working at once."""
+async def new_webhook_secret(broker: Broker, source_id: str, *, renewed: bool = True) -> str:
+    """Generate and store (sealed) a new webhook secret for a source; the old one stops working at once.
+    `renewed` (not for a new source) records it in the audit log."""
     secret = secrets.token_urlsafe(32)
-    await broker.sources.set_webhook_secret(source_id, await broker.seal_credentials({"secret": secret}))
+    sealed = await broker.seal_credentials({"secret": secret})
+    await broker.sources.set_webhook_secret(source_id, sealed, renewed=renewed)
     return secret
 
 
@@ -76,7 +78,7 @@ async def add_repository(
     values = credentials.values()
     sealed = await broker.seal_credentials(values) if values else None
     source = await broker.sources.add(provider.name, url, sealed, options)
-    return Added(source, await new_webhook_secret(broker, source.id))
+    return Added(source, await new_webhook_secret(broker, source.id, renewed=False))
 
 
 async def add_organisation(

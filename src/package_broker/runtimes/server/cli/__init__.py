@@ -3,7 +3,9 @@
 * operate.py: run the broker (`init`, `serve`, `migrate`, `sync`, `publish`);
 * tokens.py: who may install (`token create|list|revoke`);
 * sources.py: where packages come from (`source add|list|show|edit|disable|enable|remove`);
-* packages.py: what is served (`package list|show|delete|restore`).
+* packages.py: what is served (`package list|show|delete|restore`);
+* audit.py: who changed what (`audit`);
+* keys.py: the key that seals upstream credentials (`keys check|rotate`).
 
 Every command reads the same environment as the server (DATA_DIR, DB_URL, ...) and applies pending
 migrations first. Only `init`, `serve` and `migrate` create a broker where there is none: any other
@@ -21,6 +23,8 @@ import sys
 import click
 
 from .... import __version__
+from .audit import audit
+from .keys import keys
 from .operate import init, migrate_command, publish, serve, sync
 from .packages import package
 from .sources import source
@@ -46,5 +50,5 @@ def main() -> None:
         fail(f"{exc.variable}: {exc.problem}", 2)
 
 
-for command in (init, serve, migrate_command, sync, publish, token, source, package):
+for command in (init, serve, migrate_command, sync, publish, token, source, package, audit, keys):
     main.add_command(command)

@@ -59,6 +59,7 @@ def run(work: Callable[[Broker], Awaitable[T]], *, migrate_first: bool = True, c
     """
     import asyncio
 
+    from ....audit import acting_as
     from ....errors import BrokerError, ConfigError
     from ..bootstrap import build_broker, migrate
 
@@ -70,7 +71,9 @@ def run(work: Callable[[Broker], Awaitable[T]], *, migrate_first: bool = True, c
         try:
             if migrate_first:
                 await migrate(broker)
-            return await work(broker)
+            # What a command changes is recorded in the audit log as done by whoever runs it.
+            with acting_as(cli_actor()):
+                return await work(broker)
         finally:
             await broker.close()
 
@@ -80,6 +83,17 @@ def run(work: Callable[[Broker], Awaitable[T]], *, migrate_first: bool = True, c
         fail(f"{exc.variable}: {exc.problem}", 2)
     except BrokerError as exc:
         fail(str(exc))
+
+
+def cli_actor() -> str:
+    """The audit log's actor for a command: `cli:` and the login name of the user running it."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (some containers)
+        name = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"cli:{name}"
 
 
 def now() -> int:

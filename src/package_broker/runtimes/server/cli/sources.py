@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from .common import fail, iso, now, print_json, render_sql, run, when, worker_key
+from .common import cli_actor, fail, iso, now, print_json, render_sql, run, when, worker_key
 
 if TYPE_CHECKING:
     from ....broker import Broker
@@ -157,6 +157,13 @@ def source_add(
     )
 
 
+def _audit_added(source_id: str, kind: str, url: str) -> Any:
+    """The audit entry of a source added with --sql (the Worker's D1 records it like any other)."""
+    from ....audit import statement
+
+    return statement(now(), cli_actor(), "source.added", source_id, details={"kind": kind, "url": url})
+
+
 def _provider_sql(
     kind: str,
     path: str,
@@ -198,6 +205,7 @@ def _provider_sql(
     except InvalidInput as exc:
         fail(str(exc))
     click.echo(render_sql(*insert))
+    click.echo(render_sql(*_audit_added(source_id, kind, url)))
     click.echo(
         f"Source {source_id}; store it with: npx wrangler d1 execute package-broker-db --remote --file <this output>\n"
         f"Webhook ({provider.webhook_help or 'the repository settings'}), shown only now:\n"
@@ -258,6 +266,7 @@ def _add_url_source(
         except InvalidInput as exc:
             fail(str(exc))
         click.echo(render_sql(*insert))
+        click.echo(render_sql(*_audit_added(source_id, kind, url)))
         click.echo(
             f"Source {source_id}; store it with: npx wrangler d1 execute package-broker-db --remote --file "
             "<this output>",

@@ -1,0 +1,173 @@
+"""Request limits per token, and throttling of failed authentication per client address.
+
+Both count in fixed windows (a token's limit per hour, failures per ten minutes) in a `Counter` shared by
+every process: the database (SQLite, PostgreSQL, D1: one atomic upsert that returns the new total) or
+Redis (`INCRBY` with an expiry) when it is the configured cache. Nothing else is stored per request.
+
+**Exactness and its bound.** With `batch=1` (the server) every request is counted in the shared counter
+before it is answered, so of 2,000 concurrent requests at a limit of 1,000 exactly 1,000 succeed, across
+processes and replicas. On Workers a shared write per request would put a D1 round trip on every metadata
+hit, so each isolate adds its requests to D1 in batches of `batch` (one D1 call per `batch` requests) and,
+once the known total comes within `batch` of the limit, on every request. An isolate decides with the
+shared total it last saw plus its own unsent requests, so requests no isolate has sent yet can slip
+through: each isolate lets through at most `batch - 1` requests beyond the limit (those of one unsent batch:
+after its next send it knows the total and decides exactly), so at most isolates x (batch - 1) per window.
+
+**Failed authentication** costs one counter increment per failure and no read: each process remembers
+the addresses whose shared failure count crossed the limit (until their window ends) and answers them 429
+before looking at the token, so a guesser gets at most the limit (plus one per other process) guesses per
+window, and a valid token from any other address is unaffected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..cache import Memory
+from ..ports import Clock, Database
+from .auth import AuthError
+
+#: A token's limit counts requests per hour.
+TOKEN_WINDOW = 3600
+#: Failed authentications count per ten minutes and per client address.
+FAILURE_WINDOW = 600
+#: Windows older than this are deleted from the database now and then.
+_KEEP = 2 * TOKEN_WINDOW
+
+
+class Counter(Protocol):
+    async def add(self, key: str, window_start: int, amount: int, ttl: int) -> int:
+        """Add `amount` to the count of `key` in the window starting at `window_start`; return the new total.
+        Atomic across processes. `ttl`: how long the count must live (seconds)."""
+        ...
+
+
+class DatabaseCounter:
+    """Counts in the `rate_counters` table: one upsert with RETURNING (SQLite >= 3.35, PostgreSQL, D1)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._adds = 0
+
+    async def add(self, key: str, window_start: int, amount: int, ttl: int) -> int:
+        row = await self.db.fetch_one(
+            "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, ?) "
+            "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + excluded.count "
+            "RETURNING count",
+            (key, window_start, amount),
+        )
+        self._adds += 1
+        if self._adds % 1000 == 0:  # now and then, forget windows long past
+            await self.db.execute("DELETE FROM rate_counters WHERE window_start < ?", (window_start - _KEEP,))
+        return int(row["count"]) if row else amount
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    #: Unix time at which the window ends (X-RateLimit-Reset).
+    reset: int
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            ("x-ratelimit-limit", str(self.limit)),
+            ("x-ratelimit-remaining", str(self.remaining)),
+            ("x-ratelimit-reset", str(self.reset)),
+        ]
+
+
+class RateLimiter:
+    """Counts one key's requests per window against a limit (see the module's docstring for exactness)."""
+
+    def __init__(self, counter: Counter, clock: Clock, *, window: int = TOKEN_WINDOW, batch: int = 1) -> None:
+        self.counter = counter
+        self.clock = clock
+        self.window = window
+        self.batch = max(1, batch)
+        #: key -> (window start, shared total last seen, requests not sent yet)
+        self._local: dict[str, tuple[int, int, int]] = {}
+
+    async def hit(self, key: str, limit: int) -> Decision:
+        now = self.clock.now()
+        start = now - now % self.window
+        reset = start + self.window
+        seen_start, total, unsent = self._local.get(key, (start, 0, 0))
+        if seen_start != start:
+            total, unsent = 0, 0
+        unsent += 1
+        if unsent >= self.batch or total + unsent >= limit - self.batch:
+            total, unsent = await self.counter.add(key, start, unsent, self.window), 0
+        self._local[key] = (start, total, unsent)
+        if len(self._local) > 50_000:  # bounded memory: forget the oldest keys
+            for stale in list(self._local)[:10_000]:
+                del self._local[stale]
+        used = total + unsent
+        return Decision(used <= limit, limit, max(0, limit - used), reset)
+
+
+class FailureThrottle:
+    """Throttles an address after `limit` failed authentications in a window (one counter write each)."""
+
+    def __init__(self, counter: Counter, clock: Clock, *, limit: int, window: int = FAILURE_WINDOW) -> None:
+        self.counter = counter
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self._blocked = Memory(10_000)
+
+    def blocked(self, address: str | None) -> int | None:
+        """Seconds until `address` may try again, or None (no storage read: this process's memory)."""
+        if address is None or self.limit <= 0:
+            return None
+        until = self._blocked.get(address)
+        if until is None:
+            return None
+        left = int(until) - self.clock.now()
+        return left if left > 0 else None
+
+    async def failed(self, address: str | None) -> None:
+        """Count one failed authentication from `address`; block it here once the shared count passes the limit."""
+        if address is None or self.limit <= 0:
+            return
+        now = self.clock.now()
+        start = now - now % self.window
+        total = await self.counter.add(f"auth-failures:{address}", start, 1, self.window)
+        if total >= self.limit:
+            self._blocked.put(address, start + self.window)
+
+
+class TooManyRequests(AuthError):
+    """429: a token over its limit, or an address after too many failed authentications. Composer prints
+    the `warning`; `Retry-After` says when to come back."""
+
+    def __init__(self, reason: str, warning: str, retry_after: int, token_id: str | None = None) -> None:
+        super().__init__(reason, warning, status=429, token_id=token_id)
+        self.retry_after = max(1, retry_after)
+
+
+def over_limit(decision: Decision, token_id: str, now: int) -> TooManyRequests:
+    wait = decision.reset - now
+    return TooManyRequests(
+        "rate-limited",
+        f"This token made more than {decision.limit} requests this hour; try again in {_duration(wait)}. "
+        "Ask the broker's operator to raise its limit (package-broker token edit ID --rate-limit N).",
+        wait,
+        token_id=token_id,
+    )
+
+
+def throttled(wait: int) -> TooManyRequests:
+    return TooManyRequests(
+        "throttled",
+        f"Too many failed authentications from this address; try again in {_duration(wait)}. Check the token "
+        "in auth.json (composer config --global http-basic.<host> token <your-token>).",
+        wait,
+    )
+
+
+def _duration(seconds: int) -> str:
+    seconds = max(1, seconds)
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
