@@ -208,3 +208,20 @@ async def test_a_rate_limited_provider_waits_without_holding_up_other_sources(
     assert again.status == "partial" and len(github.requests) == asked
     shown = await broker.sources.get(limited)
     assert shown.status == "partial" and "rate limit" in (shown.status_message or "")
+
+
+async def test_a_webhook_whose_secret_cannot_be_read_is_refused_not_an_outage(
+    broker: Broker, github: GitHubFixture
+) -> None:
+    source_id, secret = await _add(broker, github)
+    # As if sealed under a key this broker no longer holds (ENCRYPTION_KEY changed without rotation).
+    await broker.ports.db.execute(
+        "UPDATE sources SET webhook_secret = ? WHERE id = ?",
+        ("v1.0123abcd.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", source_id),
+    )
+    client = Client(App(broker))
+    body = b'{"ref": "refs/heads/main"}'
+    response, _ = await client.request(
+        "POST", f"/webhooks/github/{source_id}", headers=_signed(secret, body), body=body
+    )
+    assert response.status == 401

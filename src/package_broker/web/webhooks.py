@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..access.auth import AuthError
 from ..audit import acting_in
+from ..errors import BackendError, BrokerError
 from ..sources.job import sync_all
 from ..sources.kinds import KINDS
 from ..sources.providers.provider import WebhookRefused
@@ -50,7 +51,13 @@ async def webhook(ctx: Context, kind_name: str, source_id: str) -> Response:
     source = await broker.sources.find(source_id)
     secret = None
     if kind is not None and kind.provider is not None and source is not None and source.kind == kind_name:
-        secret = await broker.sources.webhook_secret(source, broker.open_credentials)
+        try:
+            secret = await broker.sources.webhook_secret(source, broker.open_credentials)
+        except BackendError:
+            raise  # the database failed: a 503, and the provider retries
+        except BrokerError as exc:  # sealed under a key we no longer hold: refused like any bad call
+            log.error("webhook for %s refused: its secret cannot be read (%s)", source_id, exc)
+            raise _refused() from None
     if kind is None or kind.provider is None or source is None or secret is None:
         log.warning("webhook refused: no %s source %s with a webhook", kind_name, source_id)
         raise _refused()
