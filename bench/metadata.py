@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from package_broker.access.store import MAX_RATE_LIMIT
 from package_broker.artifacts.publish import publish_archive
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from tests.helpers import make_zip
@@ -71,12 +72,16 @@ async def populate(data_dir: Path, packages: int, versions: int) -> str:
             }
             archive = make_zip({"composer.json": manifest, "src/A.php": f"<?php // {p}.{v}"})
             await publish_archive(broker, io.BytesIO(archive), version=f"1.{v}.0")
-    _, secret = await broker.tokens.create("benchmark")
+    # Counted against a limit it never reaches (what every request pays for rate limiting), unless
+    # --no-rate-limit: then the token is unlimited and nothing is counted.
+    limit = 0 if NO_RATE_LIMIT else MAX_RATE_LIMIT
+    _, secret = await broker.tokens.create("benchmark", rate_limit=limit)
     await broker.close()
     return secret
 
 
 PINNED = "--pin" in sys.argv
+NO_RATE_LIMIT = "--no-rate-limit" in sys.argv
 
 
 def pin(core: int) -> list[str]:
@@ -126,6 +131,9 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=40)
     parser.add_argument("--versions", type=int, default=25)
     parser.add_argument("--pin", action="store_true", help="pin servers to core 0 and wrk to core 1")
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="an unlimited token: no request is counted (rate limiting off)"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool):
@@ -136,6 +144,7 @@ def main() -> None:
     data_dir = work / "data"
     print(f"populating {args.packages} packages x {args.versions} versions ...", file=sys.stderr)
     secret = asyncio.run(populate(data_dir, args.packages, args.versions))
+    os.umask(0o022)  # building a broker makes this process's files private; nginx's www-data must read these
     auth = {"Authorization": "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()}
 
     broker_port, nginx_port = free_port(), free_port()

@@ -21,6 +21,7 @@ window, and a valid token from any other address is unaffected.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,11 +90,16 @@ class RateLimiter:
         self.batch = max(1, batch)
         #: key -> (window start, shared total last seen, requests not sent yet)
         self._local: dict[str, tuple[int, int, int]] = {}
+        #: (key, window start) -> requests waiting for their count while one add is on its way.
+        self._waiting: dict[tuple[str, int], list[asyncio.Future[int]]] = {}
 
     async def hit(self, key: str, limit: int) -> Decision:
         now = self.clock.now()
         start = now - now % self.window
         reset = start + self.window
+        if self.batch == 1:
+            used = await self._count(key, start)
+            return Decision(used <= limit, limit, max(0, limit - used), reset)
         seen_start, total, unsent = self._local.get(key, (start, 0, 0))
         if seen_start != start:
             total, unsent = 0, 0
@@ -106,6 +112,38 @@ class RateLimiter:
                 del self._local[stale]
         used = total + unsent
         return Decision(used <= limit, limit, max(0, limit - used), reset)
+
+    async def _count(self, key: str, start: int) -> int:
+        """This request's own place in the shared count, exactly. Requests of one key that arrive while an
+        add is on its way are added together by the next one (n requests, one round trip) and take the
+        places total - n + 1 ... total in order: under load a process makes one write per round trip, not
+        one per request, and every request still knows its exact count."""
+        slot = (key, start)
+        mine: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(slot)
+        if waiting is not None:  # an add is on its way: ride with the next one
+            waiting.append(mine)
+            return await mine
+        self._waiting[slot] = [mine]
+        asyncio.ensure_future(self._send(slot))
+        return await mine
+
+    async def _send(self, slot: tuple[str, int]) -> None:
+        """Add the waiting requests of `slot`, then those that arrived meanwhile, until none is left."""
+        key, start = slot
+        while waiting := self._waiting[slot]:
+            self._waiting[slot] = []  # later arrivals wait for the next add
+            try:
+                total = await self.counter.add(key, start, len(waiting), self.window)
+            except Exception as exc:  # the store failed: every request waiting on it fails (a 503), none hangs
+                for each in waiting + self._waiting.pop(slot, []):
+                    if not each.done():
+                        each.set_exception(exc)
+                return
+            for place, each in enumerate(waiting, start=total - len(waiting) + 1):
+                if not each.done():
+                    each.set_result(place)
+        del self._waiting[slot]
 
 
 class FailureThrottle:
