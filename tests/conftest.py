@@ -69,16 +69,21 @@ def basic(secret: str, username: str = "token") -> dict[str, str]:
 # -- in-process -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
-    """A broker on a real SQLite file, SQLite key/value file and filesystem store, schema migrated."""
-    env = {"DATA_DIR": str(tmp_path / "data"), "MEMO_SECONDS": "0"}
+async def open_broker(tmp_path: Path, **env: str) -> Broker:
+    """A migrated broker on a real SQLite file, SQLite key/value file and filesystem store (plus `env`)."""
     umask = os.umask(0o077)  # build_broker makes the process's files private: keep the tests' own umask
     try:
-        opened = await build_broker(env)
+        opened = await build_broker({"DATA_DIR": str(tmp_path / "data"), "MEMO_SECONDS": "0", **env})
     finally:
         os.umask(umask)
     await migrate(opened)
+    return opened
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
+    """A broker on a real SQLite file, SQLite key/value file and filesystem store, schema migrated."""
+    opened = await open_broker(tmp_path)
     yield opened
     await opened.close()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,13 +18,12 @@ from package_broker.artifacts.subtree import check_subdirectory, subtree
 from package_broker.broker import Broker
 from package_broker.errors import InvalidArchive, InvalidInput
 from package_broker.ports.blob import blob_of
-from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from package_broker.sources.credentials import Credentials
 from package_broker.sources.job import sync_source
 from package_broker.sources.kinds import PROVIDERS
 from package_broker.sources.providers.register import add_repository
 from package_broker.web.app import App
-from tests.conftest import Client, basic
+from tests.conftest import Client, basic, open_broker
 from tests.fixtures.providers.github import GitHubFixture
 from tests.helpers import Repo, git, php_package
 
@@ -34,13 +32,8 @@ TOKEN = "ghp_monorepoFixtureToken0123456789"
 
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
-    env = {"DATA_DIR": str(tmp_path / "data"), "MEMO_SECONDS": "0", "PRIVATE_UPSTREAMS": "allow"}
-    umask = os.umask(0o077)
-    try:
-        opened = await build_broker(env)
-    finally:
-        os.umask(umask)
-    await migrate(opened)
+    # PRIVATE_UPSTREAMS=allow: the fixture plays api.github.com and codeload on 127.0.0.1 (two ports).
+    opened = await open_broker(tmp_path, PRIVATE_UPSTREAMS="allow")
     yield opened
     await opened.close()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,13 +17,12 @@ import pytest
 
 from package_broker.broker import Broker
 from package_broker.budget import Budget, spending
-from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from package_broker.sources.credentials import Credentials
 from package_broker.sources.job import sync_due, sync_source
 from package_broker.sources.kinds import PROVIDERS
 from package_broker.sources.providers.register import add_repository
 from package_broker.web.app import App
-from tests.conftest import Client, basic
+from tests.conftest import Client, basic, open_broker
 from tests.fixtures.providers.github import GitHubFixture
 from tests.helpers import Repo, php_package
 
@@ -35,13 +33,7 @@ TAGS = 30
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
     # PRIVATE_UPSTREAMS=allow: the fixture plays api.github.com and codeload on 127.0.0.1 (two ports).
-    env = {"DATA_DIR": str(tmp_path / "data"), "MEMO_SECONDS": "0", "PRIVATE_UPSTREAMS": "allow"}
-    umask = os.umask(0o077)
-    try:
-        opened = await build_broker(env)
-    finally:
-        os.umask(umask)
-    await migrate(opened)
+    opened = await open_broker(tmp_path, PRIVATE_UPSTREAMS="allow")
     yield opened
     await opened.close()
 
