@@ -16,6 +16,7 @@ from .providers.gitea import GITEA
 from .providers.github import GITHUB
 from .providers.gitlab import GITLAB
 from .providers.provider import Provider
+from .providers.register import provider_client
 from .report import SyncReport
 from .store import Source
 from .vcs.git_cli import GitCliRepository
@@ -60,15 +61,7 @@ def provider_api(
     api_url = source.option("api_url") or provider.default_api_url
     if not api_url:
         raise InvalidInput(f"the {provider.title} source {source.id} has no API URL")
-    return ProviderApi(
-        ctx.need_http(),
-        provider=provider.title,
-        base_url=api_url,
-        auth=provider.auth_headers(credentials),
-        state=state,
-        guard=ctx.guard(api_url),
-        max_archive_bytes=ctx.settings.max_upload_bytes,
-    )
+    return provider_client(ctx, provider, api_url, credentials, state)
 
 
 def _provider_sync(provider: Provider) -> Sync:

@@ -172,10 +172,10 @@ class SourceStore:
         return await self.uploads()
 
     async def get(self, source_id: str) -> Source:
-        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))
-        if row is None:
+        found = await self.find(source_id)
+        if found is None:
             raise NotFound(f"no source with id {source_id}; see `package-broker source list`")
-        return Source.from_row(row)
+        return found
 
     async def find(self, source_id: str) -> Source | None:
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))

@@ -28,7 +28,23 @@ class Added:
 
 
 def webhook_path(provider: Provider, source_id: str) -> str:
+    """Where a provider source's push webhook calls (web/webhooks.py answers it)."""
     return f"/webhooks/{provider.name}/{source_id}"
+
+
+def provider_client(
+    ctx: SyncContext, provider: Provider, api_url: str, credentials: Credentials, state: UpstreamState
+) -> ProviderApi:
+    """The API client of one provider source: its credentials, the PRIVATE_UPSTREAMS guard, the caps."""
+    return ProviderApi(
+        ctx.need_http(),
+        provider=provider.title,
+        base_url=api_url,
+        auth=provider.auth_headers(credentials),
+        state=state,
+        guard=ctx.guard(api_url),
+        max_archive_bytes=ctx.settings.max_upload_bytes,
+    )
 
 
 def _api_url(provider: Provider, api_url: str | None) -> str:
@@ -88,15 +104,7 @@ async def add_organisation(
 
     Returns what was added and the paths already registered (left as they are)."""
     base = _api_url(provider, api_url)
-    api = ProviderApi(
-        SyncContext.of(broker).need_http(),
-        provider=provider.title,
-        base_url=base,
-        auth=provider.auth_headers(credentials),
-        state=UpstreamState(),
-        guard=SyncContext.of(broker).guard(base),
-        max_archive_bytes=broker.settings.max_upload_bytes,
-    )
+    api = provider_client(SyncContext.of(broker), provider, base, credentials, UpstreamState())
     added: list[Added] = []
     existing: list[str] = []
     for path in await provider.list_repositories(api, owner):

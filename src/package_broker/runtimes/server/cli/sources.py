@@ -25,9 +25,10 @@ def source() -> None:
 def webhook_path(s: Source) -> str | None:
     """The path a provider source's push webhook calls (None for other kinds)."""
     from ....sources.kinds import KINDS
+    from ....sources.providers.register import webhook_path as path_of
 
     kind = KINDS.get(s.kind)
-    return f"/webhooks/{s.kind}/{s.id}" if kind is not None and kind.provider is not None else None
+    return path_of(kind.provider, s.id) if kind is not None and kind.provider is not None else None
 
 
 def source_json(s: Source) -> dict[str, Any]:
@@ -182,6 +183,7 @@ def _provider_sql(
     from ....errors import InvalidInput
     from ....sources.kinds import PROVIDERS
     from ....sources.providers.register import provider_source
+    from ....sources.providers.register import webhook_path as webhook_path_of
     from ....sources.store import prepare_source
     from ..cipher import CryptographyCipher
 
@@ -209,7 +211,7 @@ def _provider_sql(
     click.echo(
         f"Source {source_id}; store it with: npx wrangler d1 execute package-broker-db --remote --file <this output>\n"
         f"Webhook ({provider.webhook_help or 'the repository settings'}), shown only now:\n"
-        f"  URL:    https://<your worker's address>/webhooks/{provider.name}/{source_id}\n"
+        f"  URL:    https://<your worker's address>{webhook_path_of(provider, source_id)}\n"
         f"  Secret: {secret}",
         err=True,
     )
