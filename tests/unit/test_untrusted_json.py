@@ -100,3 +100,14 @@ def test_composer_json_fails_only_with_invalid_manifest(extra: Any, levels: list
         return
     assert 1 + len(levels) + depth(extra) <= MAX_DEPTH
     assert json.loads(json.dumps(manifest)) == manifest
+
+
+@pytest.mark.parametrize("text", [r'"\ud800"', r'{"\udc00": 1}', r'[["x", "\uD800x"]]', r'{"a": {"b": "\udfff"}}'])
+def test_lone_surrogates_are_refused(text: str) -> None:
+    # Python would decode them into strings no UTF-8 encoder takes (a 500 later, in a database driver).
+    with pytest.raises(UntrustedJsonError, match="unpaired UTF-16 surrogate"):
+        untrusted_json.loads(text)
+
+
+def test_paired_surrogates_decode() -> None:
+    assert untrusted_json.loads(r'{"emoji": "\ud83d\ude00"}') == {"emoji": "\U0001f600"}
