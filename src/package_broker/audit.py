@@ -219,10 +219,15 @@ class Audit:
         action: str | None = None,
         actor: str | None = None,
         limit: int = 100,
+        before: Entry | None = None,
     ) -> list[Entry]:
-        """The newest entries first. `action` matches exactly, or a family with a trailing dot (`token.`)."""
+        """The newest entries first. `action` matches exactly, or a family with a trailing dot (`token.`).
+        `before`: only entries older than that one (the next page of a listing)."""
         where: list[str] = ["1 = 1"]
         params: list[str | int | float | None] = []
+        if before is not None:
+            where.append("(at < ? OR (at = ? AND id < ?))")
+            params += [before.at, before.at, before.id]
         if since is not None:
             where.append("at >= ?")
             params.append(since)
@@ -242,6 +247,12 @@ class Audit:
             (*params, max(1, limit)),
         )
         return [Entry.from_row(row) for row in rows]
+
+    async def get(self, entry_id: str) -> Entry | None:
+        row = await self.db.fetch_one(
+            "SELECT id, at, actor, action, target, address, details FROM audit_log WHERE id = ?", (entry_id,)
+        )
+        return Entry.from_row(row) if row else None
 
     async def purge(self, older_than: int) -> int:
         """Delete the entries recorded before `older_than` (Unix seconds); return how many."""

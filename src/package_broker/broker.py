@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from .access.ratelimit import Counter, DatabaseCounter, FailureThrottle, RateLimiter
 from .access.store import TokenStore
+from .accounts.sessions import SessionStore
+from .accounts.users import UserStore
 from .audit import Audit
 from .cache import Cache
 from .catalog.store import Catalog
@@ -17,7 +19,9 @@ from .crypto.credentials import seal_json, unseal_json
 from .errors import ConfigError
 from .ports import Clock, Database, GitReader, HttpClient, KVStore, ObjectStore, SystemClock
 from .ports.cipher import Cipher
+from .ports.kdf import Kdf
 from .ports.metered import MeteredDatabase, MeteredHttp, MeteredKV, MeteredObjects
+from .sources.lazy_mirror import LazyMirror
 from .sources.store import SourceStore
 
 T = TypeVar("T")
@@ -40,6 +44,8 @@ class Ports:
     git: GitReader | None = None
     #: AES-256-GCM for upstream credentials; None where the runtime cannot provide it.
     cipher: Cipher | None = None
+    #: PBKDF2 for dashboard passwords (hashlib in a thread on the server, WebCrypto on Workers).
+    kdf: Kdf | None = None
     #: Runs blocking CPU work (zip checks): a thread on the server, inline on Workers.
     offload: Callable[[Callable[[], Any]], Awaitable[Any]] = run_inline
     #: Resolves a host name to its addresses (for PRIVATE_UPSTREAMS); None where the runtime cannot.
@@ -76,6 +82,12 @@ class Broker:
         counter = ports.counter or DatabaseCounter(ports.db)
         self.rate_limiter = RateLimiter(counter, ports.clock, batch=ports.counter_batch)
         self.throttle = FailureThrottle(counter, ports.clock, limit=settings.auth_failure_limit)
+        #: The lazy packagist mirror's request side (p2 and dist misses, packages.json's additions).
+        self.mirror = LazyMirror(self)
+        self.users = UserStore(ports.db, ports.clock, ports.kdf, settings.password_iterations)
+        self.sessions = SessionStore(
+            ports.db, ports.clock, hours=settings.session_hours, idle_minutes=settings.session_idle_minutes
+        )
 
     @property
     def clock(self) -> Clock:

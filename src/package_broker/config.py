@@ -75,6 +75,15 @@ def integer_setting(
     return value
 
 
+def _setup_secret(raw: str | None) -> Secret | None:
+    """SETUP_SECRET: unset or empty turns first-run setup over HTTP off; a short one is refused (guessable)."""
+    if raw is None or not raw.strip():
+        return None
+    if len(raw.strip()) < 16:
+        raise ConfigError("SETUP_SECRET", "must be at least 16 characters; generate one with: openssl rand -hex 16")
+    return Secret(raw.strip())
+
+
 def _base_url(raw: str | None) -> str | None:
     if raw is None or raw.strip() == "":
         return None
@@ -118,6 +127,15 @@ class Settings:
     rate_limit: int = 1000
     #: Failed authentications per ten minutes after which a client address is answered 429; 0 = never.
     auth_failure_limit: int = 20
+    #: New names one token may make a lazy mirror fetch from its upstream per minute; 0 = no limit.
+    mirror_names_per_minute: int = 60
+    #: Dashboard sessions end this many hours after sign-in, or after SESSION_IDLE_MINUTES without a request.
+    session_hours: int = 12
+    session_idle_minutes: int = 120
+    #: PBKDF2-SHA256 iterations for new password hashes (accounts/passwords.py; the Worker's cap is 100,000).
+    password_iterations: int = 600_000
+    #: Lets `POST /api/setup` create the first admin while no user exists (a `wrangler secret` on Workers).
+    setup_secret: Secret | None = None
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
@@ -150,6 +168,13 @@ class Settings:
             audit_retention_days=integer_setting(env, "AUDIT_RETENTION_DAYS", 365),
             rate_limit=integer_setting(env, "RATE_LIMIT", 1000),
             auth_failure_limit=integer_setting(env, "AUTH_FAILURE_LIMIT", 20),
+            mirror_names_per_minute=integer_setting(env, "MIRROR_NAMES_PER_MINUTE", 60),
+            session_hours=integer_setting(env, "SESSION_HOURS", 12, minimum=1, maximum=24 * 90),
+            session_idle_minutes=integer_setting(env, "SESSION_IDLE_MINUTES", 120, minimum=1),
+            password_iterations=integer_setting(
+                env, "PASSWORD_ITERATIONS", 600_000, minimum=10_000, maximum=10_000_000
+            ),
+            setup_secret=_setup_secret(env.get("SETUP_SECRET")),
         )
 
     def key_bytes(self) -> bytes:

@@ -219,7 +219,7 @@ def validate_rate_limit(rate_limit: int | None) -> None:
 
 
 #: Columns `edit_statements` may set.
-EDITABLE = ("rate_limit", "expires_at", "allowed_package_prefixes", "allowed_packages")
+EDITABLE = ("rate_limit", "expires_at", "allowed_package_prefixes", "allowed_packages", "description")
 
 
 def edit_statements(token_id: str, now: int, changes: dict[str, Any]) -> list[tuple[str, Params]]:

@@ -19,7 +19,7 @@ from .. import audit
 from ..cache import bump_statement
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ports.database import Params
-from .store import NAMES_MODIFIED, state_statement
+from .store import NAMES_MODIFIED, like_escape, state_statement
 
 if TYPE_CHECKING:
     from ..broker import Broker
@@ -37,6 +37,7 @@ class PackageSummary:
     #: Unix seconds: the later of the two Last-Modified times.
     modified_at: int
     downloads: int
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,21 +63,41 @@ class PackageDetail:
     versions: list[VersionDetail]
 
 
-async def list_packages(broker: Broker) -> list[PackageSummary]:
-    """Every served package with its source, version counts and downloads (two queries in all)."""
-    packages, downloads = await broker.ports.db.fetch_many(
-        [
-            (
-                "SELECT p.name, p.source_id, s.kind, p.tags_modified_at, p.dev_modified_at, "
-                "SUM(CASE WHEN v.is_dev = 0 THEN 1 ELSE 0 END) AS tags, "
-                "SUM(CASE WHEN v.is_dev = 1 THEN 1 ELSE 0 END) AS devs "
-                "FROM packages p JOIN sources s ON s.id = p.source_id "
-                "LEFT JOIN versions v ON v.package = p.name "
-                "GROUP BY p.name, p.source_id, s.kind, p.tags_modified_at, p.dev_modified_at ORDER BY p.name",
-                (),
-            ),
-            ("SELECT package, SUM(count) AS n FROM downloads GROUP BY package", ()),
-        ]
+async def list_packages(
+    broker: Broker, *, search: str | None = None, after: str | None = None, limit: int | None = None
+) -> list[PackageSummary]:
+    """Served packages by name with their source, version counts and downloads (two queries in all):
+    every one, or those whose name or description contains `search`, named after `after`, at most `limit`."""
+    where: list[str] = []
+    params: list[str | int] = []
+    if search:
+        like = "%" + like_escape(search) + "%"
+        where.append(
+            "(LOWER(p.name) LIKE LOWER(?) ESCAPE '\\' OR LOWER(COALESCE(p.description, '')) LIKE LOWER(?) ESCAPE '\\')"
+        )
+        params += [like, like]
+    if after:
+        where.append("p.name > ?")
+        params.append(after)
+    sql = (
+        "SELECT p.name, p.description, p.source_id, s.kind, p.tags_modified_at, p.dev_modified_at, "
+        "SUM(CASE WHEN v.is_dev = 0 THEN 1 ELSE 0 END) AS tags, "
+        "SUM(CASE WHEN v.is_dev = 1 THEN 1 ELSE 0 END) AS devs "
+        "FROM packages p JOIN sources s ON s.id = p.source_id "
+        "LEFT JOIN versions v ON v.package = p.name "
+        + ("WHERE " + " AND ".join(where) + " " if where else "")
+        + "GROUP BY p.name, p.description, p.source_id, s.kind, p.tags_modified_at, p.dev_modified_at ORDER BY p.name"
+    )
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    packages = await broker.ports.db.fetch_all(sql, params)
+    if not packages:
+        return []
+    # The downloads of the names listed: between the first and the last name (one range, whatever the page).
+    downloads = await broker.ports.db.fetch_all(
+        "SELECT package, SUM(count) AS n FROM downloads WHERE package >= ? AND package <= ? GROUP BY package",
+        (packages[0]["name"], packages[-1]["name"]),
     )
     counted = {row["package"]: int(row["n"]) for row in downloads}
     return [
@@ -88,6 +109,7 @@ async def list_packages(broker: Broker) -> list[PackageSummary]:
             int(row["devs"] or 0),
             max(int(row["tags_modified_at"]), int(row["dev_modified_at"])),
             counted.get(row["name"], 0),
+            row["description"],
         )
         for row in packages
     ]

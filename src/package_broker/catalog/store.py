@@ -161,11 +161,11 @@ class Catalog:
         if prefixes is None and names is None:
             scope_params: list[str] = []
         else:
-            scope_params = [_like_escape(prefix_text(p)) + "%" for p in prefixes or ()] + list(names or ())
+            scope_params = [like_escape(prefix_text(p)) + "%" for p in prefixes or ()] + list(names or ())
             if not scope_params:
                 return []
         # LIKE ignores ASCII case on SQLite/D1 but not on PostgreSQL: the database lower-cases both sides.
-        like = "%" + _like_escape(query) + "%"
+        like = "%" + like_escape(query) + "%"
         sql = (
             "SELECT name, description FROM packages WHERE (LOWER(name) LIKE LOWER(?) ESCAPE '\\' "
             "OR LOWER(description) LIKE LOWER(?) ESCAPE '\\')"
@@ -393,7 +393,7 @@ class Catalog:
             await self.db.batch(statements)
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
     """`text` as a LIKE pattern matching itself (with ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

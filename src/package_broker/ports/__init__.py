@@ -7,6 +7,7 @@
 | ObjectStore  | R2ObjectStore             | FilesystemObjectStore, S3ObjectStore              |
 | HttpClient   | FetchHttpClient           | HttpxHttpClient                                   |
 | Cipher       | WebCryptoCipher           | CryptographyCipher                                |
+| Kdf          | WebCryptoKdf              | HashlibKdf                                        |
 | Clock        | SystemClock               | SystemClock                                       |
 | GitReader    | (none: no processes)      | GitCliReader                                      |
 """
@@ -15,6 +16,7 @@ from .clock import Clock, SystemClock
 from .database import Database, Row
 from .git import GitReader, GitRef
 from .http_client import HttpClient, HttpResponse
+from .kdf import Kdf
 from .kv import KVStore
 from .objects import ObjectInfo, ObjectStore, StoredObject
 
@@ -26,6 +28,7 @@ __all__ = [
     "HttpClient",
     "HttpResponse",
     "KVStore",
+    "Kdf",
     "ObjectInfo",
     "ObjectStore",
     "Row",

@@ -8,6 +8,7 @@ a sync reaches every source and its report names them all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,14 @@ async def upload_artifact(ctx: Context) -> Response:
     """`POST /api/artifacts[?version=1.2.0][&replace=1]` with the zip as the request body."""
     token = await ctx.authenticate()
     require_write(token)
+    with acting_as(token.id, ctx.request.client):
+        return await publish_upload(ctx, lambda name: require_scope(token, name, "publish"))
+
+
+async def publish_upload(ctx: Context, authorize: Callable[[str], None]) -> Response:
+    """Publish the zip that is the request body (`?version=`, `?replace=1`) as whoever is acting: a write
+    token here, a signed-in admin through `POST /api/packages` (web/admin/packages.py). `authorize(name)`
+    raises if the caller may not publish that name."""
     request = ctx.request
     limit = ctx.broker.settings.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -46,14 +55,13 @@ async def upload_artifact(ctx: Context) -> Response:
     with await request.receive(limit) as blob:
         if blob.size == 0:
             raise InvalidInput("the request body is empty; send the zip as the body")
-        with acting_as(token.id, request.client):
-            published = await publish_archive(
-                ctx.broker,
-                blob,
-                version=request.query_value("version") or None,
-                replace=(request.query_value("replace") or "").lower() in ("1", "true", "yes"),
-                authorize=lambda name: require_scope(token, name, "publish"),
-            )
+        published = await publish_archive(
+            ctx.broker,
+            blob,
+            version=request.query_value("version") or None,
+            replace=(request.query_value("replace") or "").lower() in ("1", "true", "yes"),
+            authorize=authorize,
+        )
     body = {**asdict(published), "dist_url": f"{ctx.base_url}/dists/{published.name}/{published.reference}.zip"}
     return json_response(201 if published.changed else 200, body)
 

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from ..access.auth import AuthError, authenticate
 from ..access.ratelimit import TooManyRequests, over_limit, throttled
 from ..access.store import Token
+from ..advisories.api import security_advisories
 from ..broker import Broker
 from ..errors import BrokerError, Conflict, InvalidInput, NotFound
 from ..logs import log_request
-from . import api, composer, health, webhooks
+from . import api, composer, dashboard, health, webhooks
 from .http import Request, Response, error_response
 
 log = logging.getLogger("package_broker.request")
@@ -45,7 +46,8 @@ class Context:
 
     async def authenticate(self) -> Token:
         broker, request = self.broker, self.request
-        await broker.cache.refresh()
+        if broker.cache.due():
+            await broker.cache.refresh()
         if (wait := broker.throttle.blocked(request.client)) is not None:
             raise throttled(wait)
         now = broker.clock.now()
@@ -74,6 +76,8 @@ _EXACT: dict[tuple[str, str], Handler] = {
     ("GET", "/list.json"): composer.list_json,
     ("GET", "/search.json"): composer.search_json,
     ("POST", "/downloads/"): composer.notify_batch,
+    ("GET", "/api/security-advisories/"): security_advisories,
+    ("POST", "/api/security-advisories/"): security_advisories,
     ("POST", "/api/artifacts"): api.upload_artifact,
     ("POST", "/api/sync"): api.trigger_sync,
     ("GET", "/health"): health.health,
@@ -114,19 +118,20 @@ class App:
             response.headers.append(("content-length", str(len(response.body))))
         if request.method == "HEAD":
             response.body, response.stream, response.native = b"", None, None
-        fields: dict[str, object] = {
-            "method": request.method,
-            "path": request.path,
-            "status": response.status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_id": request_id,
-            "token_id": ctx.token.id if ctx.token else None,
-        }
-        if refused is not None:
+        token_id = ctx.token.id if ctx.token else None
+        if refused is None:
+            log_request(request.method, request.path, response.status, _ms(started), request_id, token_id)
+        else:
             # Why a 401/403 was given (missing, malformed, unknown, revoked, expired, forbidden), and whose.
-            fields["refused"] = refused.reason
-            fields["token_id"] = fields["token_id"] or refused.token_id
-        log_request(fields)
+            log_request(
+                request.method,
+                request.path,
+                response.status,
+                _ms(started),
+                request_id,
+                token_id or refused.token_id,
+                refused.reason,
+            )
         return response
 
     async def _dispatch(self, ctx: Context) -> Response:
@@ -151,10 +156,25 @@ class App:
         allowed = [m for (m, p) in _EXACT if p == path]
         if allowed:
             return _method_not_allowed(", ".join(allowed + (["HEAD"] if "GET" in allowed else [])))
+        if path.startswith(dashboard.PREFIX):
+            # The dashboard's scripts, styles and icon (the page itself is `GET /` for browsers).
+            if method != "GET":
+                return _method_not_allowed("GET, HEAD")
+            return await dashboard.asset(ctx)
+        if path.startswith("/api/"):
+            # The admin API (signed-in users; web/admin/): imported on its first call, never on the hot path.
+            from .admin.dispatch import dispatch as admin_dispatch
+
+            return await admin_dispatch(ctx)
         if path.startswith(("/p2/", "/dists/")):
             # Malformed or traversal-looking package paths: a plain, fast 404 (nothing to probe).
             return error_response(404, "Not Found", "No such package file.")
         return error_response(404, "Not Found", f"Nothing is served at {path}.")
+
+
+def _ms(started: float) -> float:
+    """Milliseconds since `started` (perf_counter), to the microsecond."""
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def _method_not_allowed(allowed: str) -> Response:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..ports.metered import unwrap
+from . import dashboard
 from .http import Response, json_response
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ async def health(ctx: Context) -> Response:
 
 
 async def index(ctx: Context) -> Response:
+    """A browser gets the dashboard; anything else (curl, scripts) what this is and how to use it, as JSON."""
+    if dashboard.wants_html(ctx.request.headers.get("accept")):
+        return await dashboard.page(ctx)
     base = ctx.base_url
     return json_response(
         200,
@@ -86,4 +90,5 @@ async def index(ctx: Context) -> Response:
             },
             "health": f"{base}/health",
         },
+        [("vary", "Accept")],
     )

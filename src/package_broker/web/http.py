@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -108,8 +109,12 @@ def http_date(timestamp: int) -> str:
     return formatdate(timestamp, usegmt=True)
 
 
+@lru_cache(maxsize=256)
 def parse_http_date(value: str | None) -> int | None:
-    """Return the Unix time of an HTTP date, or None when absent or unreadable (then no 304 is sent)."""
+    """Return the Unix time of an HTTP date, or None when absent or unreadable (then no 304 is sent).
+
+    Remembered for the last 256 values: parsing costs ~15 us, more than the rest of a warm 304, and a
+    Composer fleet sends the same few If-Modified-Since dates over and over."""
     if not value:
         return None
     try:
@@ -118,8 +123,10 @@ def parse_http_date(value: str | None) -> int | None:
         return None
 
 
+@lru_cache(maxsize=64)
 def accepts_gzip(accept_encoding: str | None) -> bool:
-    """True if the client accepts gzip (and did not turn it off with q=0)."""
+    """True if the client accepts gzip (and did not turn it off with q=0). Remembered for the last 64
+    values: clients send a handful of distinct headers."""
     if not accept_encoding:
         return False
     for part in accept_encoding.lower().split(","):

@@ -26,6 +26,7 @@ from ...web.http import error_response
 from .bridge import core_request, js_response
 from .d1 import D1Database
 from .fetch import FetchHttpClient
+from .kdf import WORKERS_MAX_ITERATIONS, WebCryptoKdf
 from .kv import WorkersKVStore
 from .r2 import R2ObjectStore
 from .webcrypto import WebCryptoCipher
@@ -51,6 +52,10 @@ VARIABLES = (
     "PRIVATE_UPSTREAMS",
     "RATE_LIMIT",
     "AUTH_FAILURE_LIMIT",
+    "SESSION_HOURS",
+    "SESSION_IDLE_MINUTES",
+    "PASSWORD_ITERATIONS",
+    "SETUP_SECRET",
 )
 
 #: The largest MAX_UPLOAD_BYTES a Worker accepts. An archive is held once, in one JavaScript buffer, next to
@@ -87,7 +92,14 @@ def build(env: Any) -> App:
     raw = _raw(env)
     variables = _variables(raw)
     logs.configure(variables.get("LOG_LEVEL", "info"))
-    settings = Settings.from_mapping({"MAX_UPLOAD_BYTES": str(WORKER_MAX_UPLOAD_BYTES), **variables})
+    defaults = {"MAX_UPLOAD_BYTES": str(WORKER_MAX_UPLOAD_BYTES), "PASSWORD_ITERATIONS": str(WORKERS_MAX_ITERATIONS)}
+    settings = Settings.from_mapping({**defaults, **variables})
+    if settings.password_iterations > WORKERS_MAX_ITERATIONS:
+        raise ConfigError(
+            "PASSWORD_ITERATIONS",
+            f"must be at most {WORKERS_MAX_ITERATIONS} on Workers (Cloudflare's WebCrypto derives no more in one "
+            f"call), got {settings.password_iterations}",
+        )
     if settings.max_upload_bytes > WORKER_MAX_UPLOAD_BYTES:
         raise ConfigError(
             "MAX_UPLOAD_BYTES",
@@ -102,6 +114,7 @@ def build(env: Any) -> App:
         http=FetchHttpClient(),
         git=None,
         cipher=WebCryptoCipher(),
+        kdf=WebCryptoKdf(),
         runtime="workers",
         # A D1 write per request would sit on every metadata hit: count in batches (bound: access/ratelimit.py).
         counter_batch=RATE_COUNT_BATCH,

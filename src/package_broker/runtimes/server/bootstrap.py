@@ -22,6 +22,7 @@ from .cipher import CryptographyCipher
 from .filesystem import FilesystemObjectStore
 from .git_cli import GitCliReader
 from .httpx_client import HttpxHttpClient
+from .kdf import HashlibKdf
 from .memory_kv import MemoryKVStore
 from .settings import ServerSettings
 from .sqlite import SqliteDatabase
@@ -225,6 +226,7 @@ async def build_broker(env: Mapping[str, str]) -> Broker:
         http=http,
         git=GitCliReader(str(Path(server.data_dir) / "git")),
         cipher=CryptographyCipher(),
+        kdf=HashlibKdf(),
         offload=_in_thread,
         resolve=_resolve,
         runtime="server",

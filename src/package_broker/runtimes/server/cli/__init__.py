@@ -6,6 +6,7 @@
 * packages.py: what is served (`package list|show|delete|restore`);
 * audit.py: who changed what (`audit`);
 * keys.py: the key that seals upstream credentials (`keys check|rotate`).
+* users.py: who may use the dashboard (`user create|list|remove|set-role|reset-password|reset-2fa|logout`).
 
 Every command reads the same environment as the server (DATA_DIR, DB_URL, ...) and applies pending
 migrations first. Only `init`, `serve` and `migrate` create a broker where there is none: any other
@@ -23,12 +24,15 @@ import sys
 import click
 
 from .... import __version__
+from .advisories import advisory
 from .audit import audit
 from .keys import keys
+from .mirror import vendor
 from .operate import init, migrate_command, publish, serve, sync
 from .packages import package
 from .sources import source
 from .tokens import token
+from .users import user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -50,5 +54,7 @@ def main() -> None:
         fail(f"{exc.variable}: {exc.problem}", 2)
 
 
-for command in (init, serve, migrate_command, sync, publish, token, source, package, audit, keys):
+for command in (init, serve, migrate_command, sync, publish, token, source, package, audit, keys, user):
+    main.add_command(command)
+for command in (vendor, advisory):  # the lazy mirror's private vendors, advisories for private packages
     main.add_command(command)

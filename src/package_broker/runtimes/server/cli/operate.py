@@ -49,17 +49,18 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = settings.base_url or f"http://{shown_host}:{port}"
 
-    async def prepare(broker: Broker) -> str | None:
+    async def prepare(broker: Broker) -> tuple[str | None, bool]:
         from ....catalog.store import PUBLIC_URL, state_statement
 
         # Remembered for `token create`, which prints the `composer config` lines for this URL.
         await broker.ports.db.batch([state_statement(PUBLIC_URL, base, broker.clock.now())])
+        no_user = not await broker.users.exists()
         if await broker.tokens.all():
-            return None
+            return None, no_user
         _, secret = await broker.tokens.create("first token, created by serve", permission="write")
-        return secret
+        return secret, no_user
 
-    secret = run(prepare, create=True)
+    secret, no_user = run(prepare, create=True)
     workers = workers or server.workers
     click.echo(f"PACKAGE.broker {__version__} on http://{host}:{port}  (data: {server.data_dir})", err=True)
     if secret:
@@ -70,6 +71,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             click.echo(f"  {line}", err=True)
     else:
         click.echo("Create a token for Composer with: package-broker token create --description 'my laptop'", err=True)
+    if no_user:
+        click.echo("The dashboard has no user yet; create its first admin with:", err=True)
+        click.echo("  package-broker user create NAME --role admin", err=True)
     click.echo(f"\nHealth: {base}/health   Logs: JSON lines on stdout\n", err=True)
     run_server(host, port, workers)
 

@@ -6,10 +6,11 @@ import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
+from ....sources.admin import ADDABLE as CORE_ADDABLE
+from ....sources.admin import split_credentials
 from .common import cli_actor, fail, iso, now, print_json, render_sql, run, when, worker_key
 
 if TYPE_CHECKING:
@@ -24,11 +25,9 @@ def source() -> None:
 
 def webhook_path(s: Source) -> str | None:
     """The path a provider source's push webhook calls (None for other kinds)."""
-    from ....sources.kinds import KINDS
-    from ....sources.providers.register import webhook_path as path_of
+    from ....sources.admin import webhook_path as path_of
 
-    kind = KINDS.get(s.kind)
-    return path_of(kind.provider, s.id) if kind is not None and kind.provider is not None else None
+    return path_of(s)
 
 
 def source_json(s: Source) -> dict[str, Any]:
@@ -50,19 +49,8 @@ def source_json(s: Source) -> dict[str, Any]:
     }
 
 
-def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
-    """Move `user:password@` out of an http(s) URL (credentials are stored sealed, the URL in clear)."""
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and (parts.username or parts.password):
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc)), (parts.username or "", parts.password or "")
-    return url, None
-
-
 #: The kinds `source add` takes (uploads are not added: they arrive with `publish`).
-ADDABLE = ["git", "composer", "github", "gitlab", "bitbucket", "gitea"]
+ADDABLE = [*CORE_ADDABLE, "packagist"]
 
 
 def _secret_from(variable: str | None, option: str) -> str | None:
@@ -76,7 +64,7 @@ def _secret_from(variable: str | None, option: str) -> str | None:
 
 @source.command("add")
 @click.argument("kind", type=click.Choice(ADDABLE))
-@click.argument("target")
+@click.argument("target", required=False)
 @click.option(
     "--package",
     "packages",
@@ -111,7 +99,7 @@ def _secret_from(variable: str | None, option: str) -> str | None:
 )
 def source_add(
     kind: str,
-    target: str,
+    target: str | None,
     packages: tuple[str, ...],
     username: str | None,
     password_env: str | None,
@@ -132,11 +120,22 @@ def source_add(
     gitlab GROUP/PROJECT     a GitLab project (self-hosted: --api-url https://HOST/api/v4)
     bitbucket WORKSPACE/REPO a Bitbucket Cloud repository
     gitea OWNER/REPO         a Gitea or Forgejo repository (--api-url https://HOST/api/v1)
+    packagist [URL]          a lazy mirror of packagist.org (or URL): names are fetched when first asked for
+                             (--token-env: a GitHub token for dists on api.github.com, 60/hour without)
 
     Provider sources read the provider's API with a token (--token-env VAR), sync on both runtimes, and
     get a webhook URL and secret, shown once, so a push is served within seconds. Credentials are stored
     encrypted with ENCRYPTION_KEY and never printed.
     """
+    if kind == "packagist":  # the lazy mirror: runtimes/server/cli/mirror.py
+        if packages or username or password_env or api_url or whole or subdirectory:
+            fail("source add packagist takes only a URL and --token-env (a GitHub token for dist downloads)")
+        from .mirror import add_packagist
+
+        add_packagist(target, _secret_from(token_env, "--token-env"), no_sync, as_json, as_sql)
+        return
+    if target is None:
+        fail(f"source add {kind} needs a TARGET (a URL, or the repository's path at its provider)")
     if subdirectory and (kind == "composer" or whole):
         fail("--subdirectory names one package's directory in one repository (git or a provider's)")
     if kind in ("git", "composer"):
@@ -234,26 +233,21 @@ def _add_url_source(
         if not path.exists():
             fail(f"{url} is neither a URL nor an existing directory")
         url = str(path.resolve())
-    url, credentials = split_credentials(url)
-    if secret := _secret_from(password_env, "--password-env"):
-        credentials = (username or (credentials[0] if credentials else ""), secret)
-    values: dict[str, str] | None = None
-    if credentials:
-        values = {"username": credentials[0], "password": credentials[1]}
-        if kind == "composer" and not credentials[0]:
-            values = {"token": credentials[1]}
-    if token := _secret_from(token_env, "--token-env"):
-        values = {"token": token}
-    options: dict[str, Any] | None = {"packages": [p.lower() for p in packages]} if packages else None
-    if subdirectory:
-        from ....artifacts.subtree import check_subdirectory
-        from ....errors import InvalidInput as Invalid
+    from ....errors import InvalidInput as Invalid
+    from ....sources.admin import url_source
+    from ....sources.credentials import Credentials
 
-        try:
-            options = {"subdirectory": check_subdirectory(subdirectory)}
-        except Invalid as exc:
-            fail(str(exc))
-        url += "#" + options["subdirectory"]  # one source per package of a monorepo
+    given = Credentials(
+        token=_secret_from(token_env, "--token-env"),
+        username=username,
+        password=_secret_from(password_env, "--password-env"),
+    )
+    try:
+        url, values, options = url_source(
+            kind, url, given, packages=[p.lower() for p in packages] or None, subdirectory=subdirectory
+        )
+    except Invalid as exc:
+        fail(str(exc))
     if as_sql:
         import asyncio
 
@@ -382,14 +376,9 @@ def source_list(as_json: bool) -> None:
     """List sources with their sync status."""
 
     async def work(broker: Broker) -> tuple[list[Source], dict[str, list[tuple[str, int]]]]:
-        rows = await broker.ports.db.fetch_all(
-            "SELECT p.source_id, p.name, COUNT(v.version_normalized) AS n FROM packages p "
-            "LEFT JOIN versions v ON v.package = p.name GROUP BY p.source_id, p.name ORDER BY p.name"
-        )
-        served: dict[str, list[tuple[str, int]]] = {}
-        for row in rows:
-            served.setdefault(row["source_id"], []).append((row["name"], int(row["n"])))
-        return await broker.sources.all(), served
+        from ....sources.admin import served
+
+        return await broker.sources.all(), await served(broker)
 
     found, served = run(work)
     if as_json:
@@ -451,13 +440,9 @@ def source_webhook(source_id: str, as_json: bool) -> None:
 
     async def work(broker: Broker) -> tuple[Source, str, str | None]:
         from ....catalog.store import PUBLIC_URL
-        from ....errors import InvalidInput
-        from ....sources.providers.register import new_webhook_secret
+        from ....sources.admin import renew_webhook
 
-        found = await broker.sources.get(source_id)
-        if webhook_path(found) is None:
-            raise InvalidInput(f"{source_id} is a {found.kind} source; webhooks are for github/gitlab/bitbucket/gitea")
-        secret = await new_webhook_secret(broker, found.id)
+        found, secret = await renew_webhook(broker, source_id)
         return found, secret, broker.settings.base_url or await broker.catalog.state_text(PUBLIC_URL)
 
     found, secret, base = run(work)

@@ -1,0 +1,105 @@
+"""The session cookie, CSRF and hostile sign-in bodies, through the core App in-process (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from package_broker.accounts import totp
+from package_broker.accounts.web import cookie_value
+from package_broker.broker import Broker
+from package_broker.web.app import App
+from tests.conftest import Client, open_broker
+from tests.secret_scan import remember
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    broker: Broker = await open_broker(tmp_path, PASSWORD_ITERATIONS="10000")
+    remember(PASSWORD)
+    await broker.users.create("alice", PASSWORD, "admin")
+    yield Client(App(broker))
+    await broker.close()
+
+
+async def post(client: Client, path: str, body: object, **headers: str) -> tuple[int, dict[str, object]]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response, data = await client.request(
+        "POST", path, headers={"content-type": "application/json", **headers}, body=raw
+    )
+    return response.status, json.loads(data) if data else {}
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (None, None),
+        ("", None),
+        ("pkb_session=", None),
+        ("other=1; pkb_session=abc; x=y", "abc"),
+        ('pkb_session="abc"', "abc"),
+        ("pkb_session=old; pkb_session=new", "new"),
+        ("xpkb_session=abc", None),
+    ],
+)
+def test_the_cookie_is_found_in_a_cookie_header(header: str | None, value: str | None) -> None:
+    assert cookie_value(header) == value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": "alice", "password": "\\ud800\\udfff broken surrogates"}',
+        b'{"name": "\\ud800", "password": "correct horse battery staple"}',
+        {"name": "alice", "password": "x" * 1024},
+        {"name": "a" * 64, "password": PASSWORD},
+        {"name": "alice", "password": PASSWORD[:-1] + "\u0660"},
+    ],
+)
+async def test_hostile_sign_ins_are_refused_without_a_server_error(client: Client, body: object) -> None:
+    status, data = await post(client, "/api/session", body)
+    assert status == 401 and data["reason"] == "wrong-credentials"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"name": "alice"}, {"name": "alice", "password": PASSWORD, "extra": 1}, {"name": 5, "password": PASSWORD}, []],
+)
+async def test_malformed_sign_in_bodies_are_422(client: Client, body: object) -> None:
+    status, _ = await post(client, "/api/session", body)
+    assert status == 422
+
+
+async def test_a_second_factor_in_other_scripts_digits_is_just_wrong(client: Client) -> None:
+    broker = client.app.broker
+    secret = await broker.users.begin_totp("alice")
+    remember(secret)
+    for code in await broker.users.confirm_totp("alice", totp.code_at(secret, broker.clock.now() // 30)):
+        remember(code)
+    arabic = "".join(chr(0x0660 + int(d)) for d in totp.code_at(secret, broker.clock.now() // 30 + 1))
+    for code in (arabic, "\ud800" * 6, "é" * 16, "x" * 64):
+        status, data = await post(client, "/api/session", {"name": "alice", "password": PASSWORD, "code": code})
+        assert (status, data.get("totp_required")) == (401, True), code
+
+
+async def test_a_password_that_is_not_unicode_text_is_refused_at_creation(client: Client) -> None:
+    response, data = await client.request(
+        "POST",
+        "/api/session",
+        headers={"content-type": "application/json"},
+        body=json.dumps({"name": "alice", "password": PASSWORD}).encode(),
+    )
+    assert response.status == 200
+    cookie = str(response.header("set-cookie")).split(";")[0]
+    csrf = str(json.loads(data)["csrf_token"])
+    remember(cookie.split("=", 1)[1])
+    remember(csrf)
+    body = b'{"name": "eve", "password": "\\udc80 twelve or more characters", "role": "viewer"}'
+    status, answer = await post(client, "/api/users", body, cookie=cookie, **{"x-csrf-token": csrf})
+    assert status == 400 and "valid Unicode" in str(answer["message"])
+    assert [u.name for u in await client.app.broker.users.all()] == ["alice"]
