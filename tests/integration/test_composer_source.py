@@ -128,7 +128,7 @@ async def test_a_dist_that_does_not_match_its_shasum_is_not_served(
     sha = upstream.release("up/lib", "1.0.0", files("up/lib", "1.0"))
     upstream.add_dist(f"/dists/up/lib/{sha}.zip", b"PK\x05\x06" + b"\0" * 18)  # tampered bytes, same URL
     report = await sync(broker, await add(broker, upstream.url))
-    assert any("does not match the upstream shasum" in reason for _, reason in report.skipped)
+    assert any("not the upstream shasum" in reason for _, reason in report.skipped)
     assert await broker.catalog.versions("up/lib") == []
     assert await broker.catalog.package("up/lib") is None  # nothing to serve: no empty package either
 

@@ -34,13 +34,12 @@ from ..ports import HttpClient, HttpResponse
 from ..ports.database import Params
 from ..ports.http_client import MAX_METADATA_BYTES
 from .context import SyncContext
-from .dists import store_archive
+from .dists import mirror_archive
 from .report import SyncReport
 from .store import RefState, Source
 
 #: Seconds one metadata request, and one archive download, may take in all (body included).
 METADATA_SECONDS = 30.0
-ARCHIVE_SECONDS = 120.0
 #: Fields of an upstream version object we do not pass on: we serve our own dist, and downloads are
 #: reported to us (notify-batch), not to the upstream.
 _DROPPED = ("dist", "notification-url", "installation-source", "uid")
@@ -269,23 +268,12 @@ class ComposerRepositorySync:
         return row, True
 
     async def _mirror(self, name: str, url: str, shasum: str) -> DistRow:
-        """Download an archive (capped at MAX_UPLOAD_BYTES), check it against the upstream shasum, store it."""
-        download = await self.http.download(
-            url,
-            headers=await self._headers_for(url),
-            timeout=ARCHIVE_SECONDS,
-            max_bytes=self.ctx.settings.max_upload_bytes,
-            guard=self._guard,
+        """Download an archive, check it against the upstream shasum, store it. Recorded in the package's
+        write (after this store), not one call per archive."""
+        headers = await self._headers_for(url)
+        return await mirror_archive(
+            self.ctx, self.http, name, url, shasum=shasum, headers=headers, guard=self._guard, record=False
         )
-        where = f"{urlsplit(url).netloc}{urlsplit(url).path}"
-        if download.blob is None:
-            raise SourceError(f"downloading {where} failed: HTTP {download.status}")
-        with download.blob as blob:
-            if shasum and shasum.lower() != blob.sha1:
-                raise SourceError(f"the archive's sha1 {blob.sha1} does not match the upstream shasum {shasum}")
-            # The same checks as an upload: only a safe zip with a composer.json is served to clients. Recorded
-            # in the package's write (after this store), not one call per archive.
-            return await store_archive(self.ctx, name, blob.sha1, blob, record=False, upstream_url=url)
 
 
 def _versions(body: bytes, name: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from ..errors import BrokerError, InvalidInput
 from .composer_repo import ComposerRepositorySync
 from .context import SyncContext
 from .credentials import Credentials
+from .lazy_mirror import sync_lazy_mirror
 from .providers.api import ProviderApi, RateLimited
 from .providers.bitbucket import BITBUCKET
 from .providers.gitea import GITEA
@@ -83,6 +84,7 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (GITHUB, GITLAB, BITBUCKET,
 KINDS: dict[str, SourceKind] = {
     "git": SourceKind("git", "git", _sync_git),
     "composer": SourceKind("composer", "composer", _sync_composer),
+    "packagist": SourceKind("packagist", "mirror", sync_lazy_mirror),
     "artifact": SourceKind("artifact", "uploads", None),
     **{p.name: SourceKind(p.name, p.title, _provider_sync(p), p) for p in PROVIDERS.values()},
 }

@@ -84,6 +84,8 @@ async def packages_json(ctx: Context) -> Response:
     document = await ctx.broker.documents.root(
         token.may_see, token.scope_key, token.updated_at, ctx.base_url, ctx.request.defer
     )
+    # A lazy mirror or known advisories change what the root file says (sources/lazy_mirror.py).
+    document = await ctx.broker.mirror.root(document, token, ctx.base_url)
     return document_response(ctx.request, document)
 
 
@@ -92,6 +94,10 @@ async def p2(ctx: Context, name: str, *, dev: bool) -> Response:
         return early
     _check_visible(ctx, name)
     document = await ctx.broker.documents.p2(name, dev=dev, base_url=ctx.base_url, defer=ctx.request.defer)
+    if document is None:  # the miss path: a name no private source serves may come from a lazy mirror
+        document = await ctx.broker.mirror.p2(
+            name, dev=dev, base_url=ctx.base_url, token=ctx.token, defer=ctx.request.defer
+        )
     if document is None:
         return error_response(404, "Not Found", f"{name} is not served by this repository.")
     return document_response(ctx.request, document)
@@ -104,6 +110,8 @@ async def dist(ctx: Context, name: str, reference: str) -> Response:
         return error_response(404, "Not Found", "No such archive.")
     _check_visible(ctx, name)
     stored = await ctx.broker.ports.objects.get(dist_key(name, reference))
+    if stored is None and await ctx.broker.mirror.dist(name, reference):  # a mirrored version's first download
+        stored = await ctx.broker.ports.objects.get(dist_key(name, reference))
     if stored is None:
         return error_response(404, "Not Found", f"No archive of {name} at {reference}.")
     info = stored.info

@@ -50,13 +50,19 @@ def detail_json(detail: PackageDetail) -> dict[str, Any]:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (times in ISO 8601).")
 def package_show(name: str, as_json: bool) -> None:
-    """One package: its source and each version's reference, archive size and downloads."""
-    from ....catalog.admin import show_package
+    """One package: its source and each version's reference, archive size and downloads, and whether a
+    lazy mirror may serve it (private sources and vendors always win)."""
+    from .mirror import print_status, shown_package
 
-    detail = run(lambda broker: show_package(broker, name.lower()))
+    detail, status = run(lambda broker: shown_package(broker, name.lower()))
     if as_json:
-        print_json(detail_json(detail))
+        print_json({**(detail_json(detail) if detail else {"name": status.name}), "mirror": print_status(status, True)})
         return
+    if detail is None:
+        click.echo(f"{status.name}: not served by a private source")
+        print_status(status, False)
+        return
+    print_status(status, False)
     click.echo(f"{detail.name}: {detail.description or '(no description)'}")
     click.echo(f"from {detail.source_id} ({detail.source_kind} {detail.source_url})")
     click.echo(f"\n{'VERSION':<28} {'REFERENCE':<12} {'ARCHIVE':>10} {'DOWNLOADS':>9}  RELEASED")
