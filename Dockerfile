@@ -2,6 +2,9 @@
 FROM python:3.13-slim-bookworm
 
 # git (and ssh) for plain-git sources; tini reaps git's child processes and forwards signals.
+# Unpinned on purpose: the base image's Debian release fixes their versions, and pinning would stop
+# security updates (a rebuild picks them up).
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git openssh-client ca-certificates tini \
  && rm -rf /var/lib/apt/lists/* \
@@ -12,6 +15,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 # With the PostgreSQL, Redis and S3 drivers, so replicas can share one database, cache and bucket.
+# The package installed is this source tree; its dependencies are bounded in pyproject.toml.
+# hadolint ignore=DL3013
 RUN pip install --no-cache-dir --disable-pip-version-check ".[postgresql,redis,s3]" \
  && package-broker --version
 

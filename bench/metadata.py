@@ -6,7 +6,11 @@ peer shows the ceiling of any Python app on the same server: a bare ASGI app und
 server) that returns the same bytes from a dict, with no auth, no logging, nothing else. Prints
 requests/s, p50/p99 and the ratios.
 
-    .venv/bin/python -m bench.metadata [--workers 1] [--duration 10] [--packages 40] [--versions 25]
+    .venv/bin/python -m bench.metadata [--workers 1] [--duration 10] [--runs 1] [--packages 40] [--versions 25]
+                                       [--profile] [--save] [--no-rate-limit] [--pin]
+
+--profile samples the broker's worker processes with py-spy during one more p2 run and prints where the
+time goes; --save writes bench/results/metadata.json (see bench/results.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import results as results_module
 from package_broker.access.store import MAX_RATE_LIMIT
 from package_broker.artifacts.publish import publish_archive
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
@@ -124,13 +130,72 @@ def wrk(url: str, paths: list[str], headers: dict[str, str], duration: int, work
     return {"rps": rps, "p50": latency("50"), "p99": latency("99")}
 
 
+def profile(pid: int, seconds: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """Where a live broker's time goes: py-spy samples its worker processes during a wrk run.
+
+    Samples are taken only from the thread holding the GIL: time in granian's Rust threads without it is
+    not seen, time in the event loop's native code shows as its Python caller.
+    """
+    out = workdir / "profile.txt"
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--duration", str(seconds)]
+    command += ["--rate", "250", "--format", "raw", "--nonblocking", "--gil", "-o", str(out)]
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    process = subprocess.Popen([spy, *command[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, out
+
+
+def summarise_profile(path: Path, top: int = 15) -> str:
+    leaves: dict[str, int] = {}
+    stages = {
+        "the broker (AsgiAdapter.__call__)": "asgi.py:AsgiAdapter.__call__",
+        "  App.handle": "app.py:App.handle",
+        "    authenticate (token memo, rate limit)": "app.py:Context.authenticate",
+        "      rate limiter": "ratelimit.py:RateLimiter.hit",
+        "    documents.p2 (cache memo)": "documents.py:Documents.p2",
+        "    log line": "logs.py:log_request",
+        "  send_response (ASGI messages)": "asgi.py:send_response",
+    }
+    inclusive = dict.fromkeys(stages, 0)
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        leaf = re.sub(r" \((.*/)?([^/]+)\)", r" (\2)", frames[-1])
+        leaves[leaf] = leaves.get(leaf, 0) + count
+        compact = [re.sub(r"^(\S+) \((?:.*/)?([^/:]+):\d+\)$", r"\2:\1", f) for f in frames]
+        for label, frame in stages.items():
+            if frame in compact:
+                inclusive[label] += count
+    if total == 0:
+        return "py-spy collected no samples"
+    lines = [f"py-spy: {total} samples holding the GIL in the broker's workers during a p2 run"]
+    lines += [f"  {100 * n / total:5.1f}%  {label} (inclusive)" for label, n in inclusive.items()]
+    lines.append("  top self time:")
+    for leaf, n in sorted(leaves.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {100 * n / total:5.1f}%  {leaf}")
+    return "\n".join(lines)
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    """min-max (median) of repeated runs."""
+    lo, hi, mid = min(values), max(values), statistics.median(values)
+    return f"{lo:.{digits}f}-{hi:.{digits}f} ({mid:.{digits}f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=1, help="repeat every measurement, interleaved; ranges shown")
     parser.add_argument("--packages", type=int, default=40)
     parser.add_argument("--versions", type=int, default=25)
     parser.add_argument("--pin", action="store_true", help="pin servers to core 0 and wrk to core 1")
+    parser.add_argument("--profile", action="store_true", help="py-spy the broker's workers during one p2 run")
+    parser.add_argument("--save", action="store_true", help="write bench/results/metadata.json")
     parser.add_argument(
         "--no-rate-limit", action="store_true", help="an unlimited token: no request is counted (rate limiting off)"
     )
@@ -208,31 +273,82 @@ def main() -> None:
         )
         wait_for(f"http://127.0.0.1:{bare_port}/packages.json")
 
-        results = {}
+        results: dict[tuple[str, str], list[dict[str, float]]] = {}
         peers = (
             ("broker", base),
             ("nginx", f"http://127.0.0.1:{nginx_port}"),
             ("bare ASGI", f"http://127.0.0.1:{bare_port}"),
         )
-        for label, paths in (("p2", p2_paths), ("packages.json", ["/packages.json"])):
-            for peer, url in peers:
-                wrk(url, paths, auth, 2, work)  # warm up
-                results[(label, peer)] = wrk(url, paths, auth, args.duration, work)
+        documents = (("p2", p2_paths), ("packages.json", ["/packages.json"]))
+        for _ in range(args.runs):
+            for label, paths in documents:
+                for peer, url in peers:
+                    wrk(url, paths, auth, 2, work)  # warm up
+                    results.setdefault((label, peer), []).append(wrk(url, paths, auth, args.duration, work))
+        report = ""
+        if args.profile:
+            spy, out = profile(broker.pid, args.duration, work)
+            time.sleep(0.5)
+            wrk(base, p2_paths, auth, args.duration, work)
+            spy.wait(30)
+            report = summarise_profile(out) if out.exists() else "py-spy wrote nothing (is it installed?)"
 
+        mode = "uncounted token (--no-rate-limit)" if NO_RATE_LIMIT else "token counted against a rate limit"
         print(
-            f"\nmetadata benchmark: wrk -c32, {args.duration}s, {args.workers} worker process(es) each, "
-            f"{args.packages} packages x {args.versions} versions, same bytes from both"
+            f"\nmetadata benchmark: wrk -c32, {args.duration}s x {args.runs} run(s), {args.workers} worker "
+            f"process(es) each, {args.packages} packages x {args.versions} versions, same bytes from all; {mode}"
         )
-        print(f"{'request':<15} {'server':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
-        for (label, peer), r in results.items():
-            print(f"{label:<15} {peer:<8} {r['rps']:>10.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
-        for label in ("p2", "packages.json"):
-            ratio = results[(label, "broker")]["rps"] / results[(label, "nginx")]["rps"]
-            ceiling = results[(label, "bare ASGI")]["rps"] / results[(label, "nginx")]["rps"]
-            own = results[(label, "broker")]["rps"] / results[(label, "bare ASGI")]["rps"]
+        print(f"{'request':<15} {'server':<10} {'req/s min-max (median)':>26} {'p99 ms (median)':>16}")
+        for (label, peer), runs in results.items():
+            rps = spread([r["rps"] for r in runs])
+            p99 = statistics.median(r["p99"] for r in runs)
+            print(f"{label:<15} {peer:<10} {rps:>26} {p99:>16.2f}")
+        figures: dict[str, object] = {
+            "workers": args.workers,
+            "duration_s": args.duration,
+            "runs": args.runs,
+            "rate_limited": not NO_RATE_LIMIT,
+            "runs_raw": {f"{label} {peer}": runs for (label, peer), runs in results.items()},
+        }
+        table = []
+        for label, _ in documents:
+            ratios = [
+                b["rps"] / n["rps"] for b, n in zip(results[(label, "broker")], results[(label, "nginx")], strict=True)
+            ]
+            ceilings = [
+                b["rps"] / n["rps"]
+                for b, n in zip(results[(label, "bare ASGI")], results[(label, "nginx")], strict=True)
+            ]
+            own = [
+                b["rps"] / n["rps"]
+                for b, n in zip(results[(label, "broker")], results[(label, "bare ASGI")], strict=True)
+            ]
             print(
-                f"{label}: broker/nginx = {ratio:.2f} (target >= 0.50); bare ASGI/nginx = {ceiling:.2f}; "
-                f"broker/bare ASGI = {own:.2f}"
+                f"{label}: broker/nginx = {spread(ratios, 2)} (target >= 0.50); "
+                f"bare ASGI/nginx = {spread(ceilings, 2)}; broker/bare ASGI = {spread(own, 2)}"
+            )
+            p99_broker = statistics.median(r["p99"] for r in results[(label, "broker")])
+            p99_nginx = statistics.median(r["p99"] for r in results[(label, "nginx")])
+            table.append(
+                {
+                    "what": f"warm {label}, broker / nginx (req/s ratio, {args.workers} workers each, wrk -c32)",
+                    "figure": f"{spread(ratios, 2)}; broker {spread([r['rps'] for r in results[(label, 'broker')]])}"
+                    f" req/s, p99 {p99_broker:.1f} ms",
+                    "target": f">= 0.50; nginx {spread([r['rps'] for r in results[(label, 'nginx')]])} req/s, p99 "
+                    f"{p99_nginx:.1f} ms; bare ASGI app {spread(ceilings, 2)} x nginx",
+                }
+            )
+        figures["table"] = table
+        if report:
+            print("\n" + report)
+            figures["profile"] = report.splitlines()
+        if args.save:
+            results_module.save(
+                "metadata",
+                figures,
+                command="python -m bench.metadata " + " ".join(sys.argv[1:]),
+                leaves_out="TLS, a network between client and server (loopback), Composer's own request pattern "
+                "(wrk asks for the same few documents), and a 2-core machine shared by wrk, nginx and the broker",
             )
     finally:
         for process in (broker, nginx, locals().get("bare")):

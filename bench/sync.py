@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench import results
 from package_broker.broker import Broker
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from package_broker.sources.job import sync_source
@@ -161,6 +163,7 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=300)
     parser.add_argument("--branches", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--save", action="store_true", help="write bench/results/sync.json")
     args = parser.parse_args()
     os.umask(0o077)
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,12 +175,12 @@ def main() -> None:
         fixture.watch.offset = -3600
         fixture.add_repo("acme/big", repo.path)
         try:
-            results = [asyncio.run(one_run(root / f"run{i}", repo, fixture)) for i in range(args.runs)]
+            runs = [asyncio.run(one_run(root / f"run{i}", repo, fixture)) for i in range(args.runs)]
             latencies = webhook_latency(root / "hook", repo, fixture, args.runs)
         finally:
             fixture.stop()
-    keys = results[0].keys()
-    table = {k: [r[k] for r in results] for k in keys}
+    keys = runs[0].keys()
+    table = {k: [r[k] for r in runs] for k in keys}
     versions = args.tags + args.branches + 1
     print(f"\n{versions} versions, {args.runs} runs each (min-max, median):")
     print(f"  first sync, plain git (git CLI, the peer):   {spread(table['git_first_s'])} s")
@@ -193,6 +196,34 @@ def main() -> None:
         f"{spread(table['github_nochange_writes_besides_lease'])} writes besides the lease (target 0)"
     )
     print(f"  push -> installable through a webhook (server, {args.runs} pushes): {spread(latencies)} s")
+    if args.save:
+        rows = [
+            ("first sync, plain git (the peer), s", spread(table["git_first_s"]), ""),
+            (
+                f"first sync through the GitHub API, {versions} versions, s",
+                f"{spread(table['github_first_s'])}; {spread(table['github_first_requests'])} requests, "
+                f"{spread(table['github_first_writes'])} writes",
+                f"{spread(ratios)} x plain git",
+            ),
+            (
+                "no-change re-sync (GitHub API)",
+                f"{spread(table['github_nochange_requests'])} requests, "
+                f"{spread(table['github_nochange_writes_besides_lease'])} writes besides the lease",
+                "<= 2 requests, 0 writes",
+            ),
+            ("push -> installable through a webhook, s", spread(latencies), "seconds"),
+        ]
+        results.save(
+            "sync",
+            {
+                "runs": table,
+                "webhook_latency_s": latencies,
+                "table": [{"what": what, "figure": figure, "target": target} for what, figure, target in rows],
+            },
+            command="python -m bench.sync " + " ".join(sys.argv[1:]),
+            leaves_out="the real GitHub's latency (the fixture answers on loopback), the Worker's subrequest "
+            "limit (a first sync of 300 tags spreads over several cron runs there)",
+        )
 
 
 if __name__ == "__main__":

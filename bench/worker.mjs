@@ -208,3 +208,24 @@ console.log(
   `\nlargest upload (${(big.size / MiB).toFixed(0)} MiB): Wasm heap ${(big.before / MiB).toFixed(0)} -> ${(big.after / MiB).toFixed(0)} MiB, ` +
     `${big.cpuMs.toFixed(0)} ms CPU, ${big.wallMs.toFixed(0)} ms wall (the archive itself stays in one JS buffer)`,
 );
+
+// --save: bench/results/worker.json through bench/results.py (one writer of the results format).
+if (process.argv.includes("--save")) {
+  const { execFileSync } = await import("node:child_process");
+  const table = [
+    ...rows.slice(0, 4).map((r) => ({ what: `Worker CPU per ${r.label}`, figure: `${r.cpuMs.toFixed(3)} ms`, target: `<= 2 ms; bare JS handler ${peer.cpuMs.toFixed(3)} ms` })),
+    { what: `Worker cron, no change over ${packages} mirrored packages`, figure: `${runs[0].meter.fetch} fetches, ${runs[0].meter.services} service calls, ${runs[0].cpuMs.toFixed(0)} ms CPU`, target: "50 fetches (Free plan)" },
+    { what: `Worker Wasm heap after a ${(big.size / MiB).toFixed(0)} MiB upload`, figure: `${(big.before / MiB).toFixed(0)} -> ${(big.after / MiB).toFixed(0)} MiB`, target: "128 MB isolate" },
+  ];
+  const figures = { importMs: h.importMs, peer, distPeer, rows, coreMs, cron: { first, runs }, upload: big, table };
+  const script = "import json, sys; from bench import results; d = json.load(sys.stdin); " +
+    "results.save('worker', d['figures'], command=d['command'], leaves_out=d['leaves_out'])";
+  execFileSync(".venv/bin/python", ["-c", script], {
+    input: JSON.stringify({
+      figures,
+      command: "node bench/worker.mjs " + process.argv.slice(2).join(" "),
+      leaves_out: "Cloudflare's memory snapshots and real CPU accounting (CPU here is Node's whole process, with Miniflare's proxies), KV propagation, D1 replicas",
+    }),
+    stdio: ["pipe", "inherit", "inherit"],
+  });
+}

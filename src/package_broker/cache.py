@@ -93,6 +93,11 @@ class Cache:
         self._generation: str | None = None
         self._checked_at = float("-inf")
 
+    def due(self) -> bool:
+        """True when `refresh` would read the generation: a plain call, so that the many requests between
+        two reads do not each create and await a coroutine."""
+        return time.monotonic() - self._checked_at >= self._seconds
+
     async def refresh(self) -> None:
         """Forget everything if the generation changed since we last looked. At most once per `seconds`.
 

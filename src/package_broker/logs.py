@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import TextIO
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -32,22 +33,48 @@ class JsonFormatter(logging.Formatter):
 
 _request_logger = logging.getLogger("package_broker.request")
 _REQUEST_PREFIX = '"level": "info", "logger": "package_broker.request", "msg": "request", '
-_encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+#: JSON string literal of a str (C-accelerated; non-ASCII kept as it is, like every other line).
+_quote = encode_basestring
 _request_stream: TextIO | None = None
 
 
-def log_request(fields: dict[str, object]) -> None:
+def log_request(
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    request_id: str,
+    token_id: str | None,
+    refused: str | None = None,
+) -> None:
     """Write the one JSON line of a request.
 
-    Straight to the stream once `configure` ran: the logging module's record machinery costs more than a
-    warm metadata request itself. Same line format as every other log line.
+    Straight to the stream once `configure` ran, formatted here rather than through a dict and the JSON
+    encoder: the logging module's record machinery, or even a generic encoder, costs a sizeable share of
+    a warm metadata request. Same line and key order as `JsonFormatter` would give.
     """
     if not _request_logger.isEnabledFor(logging.INFO):
         return
     if _request_stream is None:
+        fields: dict[str, object] = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+            "token_id": token_id,
+        }
+        if refused is not None:
+            fields["refused"] = refused
         _request_logger.info("request", extra=fields)
         return
-    _request_stream.write(f'{{"time": "{_now()}", {_REQUEST_PREFIX}{_encode(fields)[1:]}\n')
+    token = "null" if token_id is None else _quote(token_id)
+    tail = "}\n" if refused is None else f', "refused": {_quote(refused)}}}\n'
+    _request_stream.write(
+        f'{{"time": "{_now()}", {_REQUEST_PREFIX}"method": {_quote(method)}, "path": {_quote(path)}, '
+        f'"status": {status}, "duration_ms": {duration_ms!r}, "request_id": {_quote(request_id)}, '
+        f'"token_id": {token}{tail}'
+    )
 
 
 _second = -1
