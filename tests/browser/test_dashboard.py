@@ -37,7 +37,8 @@ ADMIN, ADMIN_PASSWORD = "ada", "correct horse battery staple"
 VIEWER, VIEWER_PASSWORD = "vic", "viewer password 1234"
 #: What only an admin sees: forms and buttons that change something.
 WRITE_CONTROLS = (
-    "#source-add, #source-edit, #token-create, #user-create, #sync-all, button[data-sync], button[data-revoke], "
+    "#source-add, #source-edit, #token-create, #token-edit, #user-create, #sync-all, button[data-sync], "
+    "button[data-revoke], button[data-edit], button[data-reset-2fa], "
     "button.danger, button.primary"
 )
 
@@ -202,6 +203,12 @@ def test_the_dashboard_end_to_end(target: Target, tmp_path: Path) -> None:
         page.reload()
         expect(page.locator("main h1")).to_have_text("Tokens")
         row = page.locator("main tr", has_text="CI for the shop")
+        # The troubleshooting page's answer to a 429: raise the token's rate limit here.
+        row.locator("button[data-edit]").click()
+        page.fill("#edit-rate", "5000")
+        page.click("#token-edit button[type=submit]")
+        flash(page).to_contain_text('Saved "CI for the shop"')
+        expect(page.locator("main tr", has_text="CI for the shop")).to_contain_text("5000/h")
         row.locator("button[data-revoke]").click()
         flash(page).to_contain_text('Revoked "CI for the shop"')
         expect(page.locator("main tr", has_text="CI for the shop")).to_contain_text("revoked")

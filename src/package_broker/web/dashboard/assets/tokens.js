@@ -1,4 +1,5 @@
-// Composer tokens: create one (permission, grants, expiry, rate limit) and copy it once; revoke; last use.
+// Composer tokens: create one (permission, grants, expiry, rate limit) and copy it once; change a token's rate
+// limit, expiry or description (the troubleshooting page sends users here after a 429); revoke; last use.
 
 import { api, everything, seg } from "./api.js";
 import { canWrite, flash, showError } from "./app.js";
@@ -30,7 +31,16 @@ export async function render(main) {
   if (canWrite()) {
     columns.push({
       title: "",
-      cell: (t) => (t.state === "revoked" ? null : h("button", { type: "button", class: "small danger", "data-revoke": t.id, onclick: () => revoke(t, main) }, "Revoke")),
+      cell: (t) =>
+        t.state === "revoked"
+          ? null
+          : h(
+              "span",
+              {},
+              h("button", { type: "button", class: "small", "data-edit": t.id, onclick: () => showEdit(t, main) }, "Edit"),
+              " ",
+              h("button", { type: "button", class: "small danger", "data-revoke": t.id, onclick: () => revoke(t, main) }, "Revoke"),
+            ),
     });
   }
   replace(
@@ -51,6 +61,50 @@ async function revoke(token, main) {
   } catch (error) {
     showError(error);
   }
+}
+
+/** A date input's value for a Unix time (local day), or "" for none. */
+function dateValue(seconds) {
+  if (!seconds) return "";
+  const d = new Date(seconds * 1000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+/** Edit a token in place of the "shown once" panel: description, rate limit (empty: the broker's default), expiry. */
+function showEdit(token, main) {
+  const form = h(
+    "form",
+    { class: "card", id: "token-edit" },
+    h("h2", {}, `Edit "${token.description}"`),
+    field("Description", h("input", { name: "description", required: true, maxlength: "200", value: token.description, id: "edit-description" })),
+    field(
+      "Rate limit (requests per hour)",
+      h("input", { name: "rate_limit", type: "number", min: "0", value: token.rate_limit == null ? "" : String(token.rate_limit), id: "edit-rate" }),
+      "Empty: the broker's default. 0: no limit.",
+    ),
+    field("Expires on", h("input", { name: "expires", type: "date", value: dateValue(token.expires_at), id: "edit-expires" }), "Empty: never."),
+    h("button", { type: "submit", class: "primary" }, "Save"),
+    " ",
+    h("button", { type: "button", onclick: () => replace(document.getElementById("token-once")) }, "Cancel"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = formValues(form);
+    const body = {
+      description: values.description,
+      rate_limit: values.rate_limit === undefined ? null : Number(values.rate_limit),
+      expires_at: values.expires ? Math.floor(new Date(`${values.expires}T23:59:59`).getTime() / 1000) : null,
+    };
+    try {
+      await api("PATCH", `/api/tokens/${seg(token.id)}`, body);
+      await render(main);
+      flash(`Saved "${values.description}".`);
+    } catch (error) {
+      showError(error);
+    }
+  });
+  replace(document.getElementById("token-once"), form);
+  document.getElementById("edit-rate").focus();
 }
 
 function createForm(main) {

@@ -39,7 +39,19 @@ export async function render(main, session) {
             showError(error);
           }
         });
-        return h("span", { class: "row" }, role, remove);
+        // For a user who lost their second factor and their recovery codes (on the Worker there is no CLI).
+        const reset = u.totp_enabled ? h("button", { type: "button", class: "small", "data-reset-2fa": u.name }, "Turn off 2FA") : null;
+        reset?.addEventListener("click", async () => {
+          if (!confirm(`Turn off two-factor sign-in for ${u.name}? They sign in with their password alone until they turn it on again.`)) return;
+          try {
+            await api("PATCH", `/api/users/${seg(u.name)}`, { totp_enabled: false });
+            await render(main, session);
+            flash(`Two-factor sign-in is off for ${u.name}.`);
+          } catch (error) {
+            showError(error);
+          }
+        });
+        return h("span", { class: "row" }, role, reset, remove);
       },
     });
   }
