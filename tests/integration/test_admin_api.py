@@ -227,6 +227,11 @@ def test_a_git_source_added_synced_inspected_and_removed(admin: Api, tmp_path: P
     assert edited["enabled"] is True and edited["sync_interval"] == 600
     report = admin.ok("POST", f"/api/sources/{source['id']}/sync")["reports"][0]
     assert report["status"] == "ok"
+    # Every sync's outcome is kept on the source, newest first (the first one ran when it was added).
+    runs = admin.ok("GET", f"/api/sources/{source['id']}")["runs"]
+    assert [r["status"] for r in runs] == ["ok", "ok"]
+    assert runs[0]["finished_at"] >= runs[1]["finished_at"] >= runs[1]["started_at"]
+    assert runs[0]["message"] == report["message"]
     assert_error_shape(admin.call("PATCH", f"/api/sources/{source['id']}", json={"sync_interval": 5}), 422)
     assert_error_shape(admin.call("POST", f"/api/sources/{source['id']}/webhook"), 400)
     again = admin.call("POST", "/api/sources", json={"kind": "git", "url": str(repo.path)})

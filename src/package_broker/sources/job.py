@@ -39,6 +39,7 @@ async def sync_source(broker: Broker, source: Source) -> SyncReport:
     if lease is None:
         return await _busy(broker, source.id)
     report = SyncReport(source.id, "error", "the sync was interrupted")
+    started_at = broker.clock.now()
     keeper = asyncio.create_task(_keep(broker, lease))
     try:
         report = await kind.sync(SyncContext.of(broker), source)
@@ -53,7 +54,10 @@ async def sync_source(broker: Broker, source: Source) -> SyncReport:
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
-        await _record(broker, lease, report)
+        # The history starts from the row this sync was given: a run another process finished between that
+        # read and our lease is left out (rare, and costs nothing but that line of history).
+        history = source.history_with(started_at, broker.clock.now(), report.status, report.message)
+        await _record(broker, lease, report, history)
     if report.status == "error":
         log.warning("sync of %s (%s %s) failed: %s", source.id, source.kind, source.url, report.message)
     return report
@@ -82,11 +86,12 @@ async def _keep(broker: Broker, lease: Lease) -> None:
             log.warning("could not renew the sync lease of %s: %s", lease.source_id, exc)
 
 
-async def _record(broker: Broker, lease: Lease, report: SyncReport) -> None:
-    """Record the outcome and release the lease, from the calls the budget holds in reserve."""
+async def _record(broker: Broker, lease: Lease, report: SyncReport, history: str) -> None:
+    """Record the outcome (and the source's sync history) and release the lease, from the calls the budget
+    holds in reserve."""
     with budget.current().releasing_reserve():
         try:
-            if not await broker.sources.finish(lease, report.status, report.message, report.cursor):
+            if not await broker.sources.finish(lease, report.status, report.message, report.cursor, history):
                 log.warning("sync of %s ended after another sync took its lease: outcome not recorded", lease.source_id)
         except BrokerError as exc:
             log.error(

@@ -22,8 +22,11 @@ UPLOADS_URL = "upload"
 LEASE_SECONDS = 90
 _COLUMNS = (
     "id, kind, url, credentials, options, status, status_message, last_synced_at, sync_cursor, enabled, "
-    "sync_interval, created_at, updated_at"
+    "sync_interval, created_at, updated_at, sync_history"
 )
+#: Sync outcomes a source keeps (sources.sync_history), and how much of each message.
+HISTORY_LENGTH = 20
+HISTORY_MESSAGE_CHARS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +71,30 @@ class Source:
     sync_interval: int | None
     created_at: int
     updated_at: int
+    #: The newest sync outcomes, newest first, as JSON (see `history`); None before the first.
+    sync_history: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Source:
         return cls(**{**row, "enabled": bool(row["enabled"])})
+
+    def history(self) -> list[dict[str, Any]]:
+        """The newest sync outcomes, newest first: {"started_at", "finished_at", "status", "message"}."""
+        try:
+            runs = json.loads(self.sync_history) if self.sync_history else []
+        except ValueError:
+            return []
+        return [run for run in runs if isinstance(run, dict)] if isinstance(runs, list) else []
+
+    def history_with(self, started_at: int, finished_at: int, status: str, message: str | None) -> str:
+        """`sync_history` with one more outcome in front, at most HISTORY_LENGTH long."""
+        run = {
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "status": status,
+            "message": message[:HISTORY_MESSAGE_CHARS] if message else None,
+        }
+        return json.dumps([run, *self.history()][:HISTORY_LENGTH], separators=(",", ":"))
 
     def option(self, name: str) -> Any:
         return (json.loads(self.options) if self.options else {}).get(name)
@@ -296,25 +319,30 @@ class SourceStore:
         )
         return changed == 1
 
-    async def finish(self, lease: Lease, status: str, message: str | None, cursor: str | None = None) -> bool:
+    async def finish(
+        self, lease: Lease, status: str, message: str | None, cursor: str | None = None, history: str | None = None
+    ) -> bool:
         """Record a sync's outcome and release the lease. False (nothing written) if the lease was lost.
 
         A "partial" sync (out of budget) keeps `cursor`, where the next run continues, and does not count
-        as a completed sync; any other outcome ends the pass.
+        as a completed sync; any other outcome ends the pass. `history`: the source's new `sync_history`
+        (Source.history_with), written by the same statement; None leaves it as it is.
         """
         now = self.clock.now()
         if status == "partial":
             sql = (
                 "UPDATE sources SET status = ?, status_message = ?, sync_cursor = ?, updated_at = ?, "
-                "sync_started_at = NULL, sync_lease = NULL WHERE id = ? AND sync_lease = ?"
+                "sync_started_at = NULL, sync_lease = NULL, sync_history = COALESCE(?, sync_history) "
+                "WHERE id = ? AND sync_lease = ?"
             )
-            params: Params = (status, message, cursor, now, lease.source_id, lease.owner)
+            params: Params = (status, message, cursor, now, history, lease.source_id, lease.owner)
         else:
             sql = (
                 "UPDATE sources SET status = ?, status_message = ?, last_synced_at = ?, sync_cursor = NULL, "
-                "updated_at = ?, sync_started_at = NULL, sync_lease = NULL WHERE id = ? AND sync_lease = ?"
+                "updated_at = ?, sync_started_at = NULL, sync_lease = NULL, sync_history = COALESCE(?, sync_history) "
+                "WHERE id = ? AND sync_lease = ?"
             )
-            params = (status, message, now, now, lease.source_id, lease.owner)
+            params = (status, message, now, now, history, lease.source_id, lease.owner)
         return await self.db.execute(sql, params) == 1
 
     def ref_statements(

@@ -71,10 +71,20 @@ class RefInfo:
 @dataclass(frozen=True, slots=True)
 class SyncEvent:
     """A sync asked for by hand (API, CLI, CI token, webhook), of this source or of every source, from the audit
-    log (scheduled syncs are not recorded there; the source's status is the last outcome)."""
+    log. Every sync's outcome, scheduled ones included, is in `SourceDetail.runs`."""
 
     at: Time
     actor: Annotated[str, MaxLen(300)]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRun:
+    """One sync of this source (scheduled, manual or from a webhook) and its outcome."""
+
+    started_at: Time
+    finished_at: Time
+    status: Annotated[str, MaxLen(20), Doc("ok, partial or error")]
+    message: Annotated[str, MaxLen(1000)] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,7 @@ class SourceDetail:
     refs_skipped: int
     refs: Annotated[list[RefInfo], MaxLen(2000), Doc("Skipped refs first, then the rest (at most 2000)")]
     history: Annotated[list[SyncEvent], MaxLen(50), Doc("The newest manual syncs of this source")]
+    runs: Annotated[list[SyncRun], MaxLen(50), Doc("The newest syncs of this source and their outcomes, newest first")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +234,17 @@ async def show_source(call: ApiCall) -> SourceDetail:
             or (e.details or {}).get("all")
             or source_id in ((e.details or {}).get("sources") or [])
         ][:50],
+        runs=[_run(run) for run in found.history()],
+    )
+
+
+def _run(run: dict[str, Any]) -> SyncRun:
+    message = run.get("message")
+    return SyncRun(
+        int(run.get("started_at") or 0),
+        int(run.get("finished_at") or 0),
+        str(run.get("status") or "")[:20],
+        str(message)[:1000] if message else None,
     )
 
 

@@ -263,6 +263,21 @@ async function detail(main, id) {
         "Nothing was skipped.",
       ),
     ),
+    h(
+      "section",
+      { class: "card", id: "source-runs" },
+      h("h2", {}, "Recent syncs"),
+      table(
+        [
+          { title: "Finished", cell: (r) => when(r.finished_at) },
+          { title: "Took", cell: (r) => `${Math.max(0, r.finished_at - r.started_at)} s` },
+          { title: "Outcome", cell: (r) => badge(r.status, r.status === "ok" ? "ok" : r.status) },
+          { title: "Message", cell: (r) => r.message || "" },
+        ],
+        data.runs || [],
+        "No sync has run yet.",
+      ),
+    ),
     data.history?.length
       ? h("section", { class: "card" }, h("h2", {}, "Manual syncs"), h("ul", {}, data.history.map((e) => h("li", {}, `${when(e.at)} by ${e.actor}`))))
       : null,
