@@ -150,7 +150,13 @@ def test_the_dashboard_end_to_end(target: Target, tmp_path: Path) -> None:
         page.select_option("#source-kind", "composer")
         page.fill("#source-target", target.upstream.url)
         page.click("#source-add button[type=submit]")
-        expect(page.locator("main h1")).to_have_text(target.upstream.url)
+        # Adding runs in Pyodide on the harness: on a loaded machine it can outlast the default wait. If it
+        # fails, the flash says why.
+        try:
+            expect(page.locator("main h1")).to_have_text(target.upstream.url, timeout=90_000)
+        except AssertionError as exc:
+            said = page.locator("#flash").all_inner_texts()
+            raise AssertionError(f"the source was not added; the page says: {said}") from exc
         page.click("button[data-sync]")
         flash(page).to_contain_text("Synced", timeout=60_000)
         expect(page.locator("#source-packages")).to_contain_text("acme/lib")
