@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -45,12 +46,48 @@ METADATA_SECONDS = 30.0
 _DROPPED = ("dist", "notification-url", "installation-source", "uid")
 
 
-def _metadata_url(base: str, template: str) -> str:
+def resolve_metadata_url(base: str, template: str) -> str:
     """Resolve `metadata-url` as Composer does: `/...` against scheme://host, absolute URLs as they are."""
     if template.startswith("/"):
         parts = urlsplit(base)
         return f"{parts.scheme}://{parts.netloc}{template}"
     return urljoin(base.rstrip("/") + "/", template)
+
+
+def root_url(base: str) -> str:
+    """A Composer repository's root file: the source URL itself when it names a `.json` file."""
+    base = base.rstrip("/")
+    return base if base.endswith(".json") else f"{base}/packages.json"
+
+
+async def get_metadata(
+    http: HttpClient, url: str, headers: dict[str, str], guard: Callable[[str], Awaitable[None]]
+) -> HttpResponse:
+    """One GET of an upstream's metadata (its root file or a p2 file), for the eager and the lazy mirror alike:
+    at most METADATA_SECONDS and MAX_METADATA_BYTES, every URL (redirects too) checked by `guard`."""
+    return await http.request(
+        "GET",
+        url,
+        headers={"accept": "application/json", **headers},
+        timeout=METADATA_SECONDS,
+        max_bytes=MAX_METADATA_BYTES,
+        guard=guard,
+    )
+
+
+def read_root(url: str, response: HttpResponse) -> tuple[dict[str, Any], str]:
+    """The root file's JSON and its `metadata-url` resolved against `url`; SourceError for anything else than a
+    Composer 2 root file (an HTTP error, not JSON, no `metadata-url` with `%package%`)."""
+    if response.status != 200:
+        raise SourceError(f"{url} answered HTTP {response.status}")
+    try:
+        root = untrusted_json.loads(response.body)
+    except ValueError:
+        raise SourceError(f"{url} is not JSON") from None
+    template = root.get("metadata-url") if isinstance(root, dict) else None
+    if not isinstance(template, str) or "%package%" not in template:
+        raise SourceError(f"{url} has no metadata-url: only Composer 2 repositories can be mirrored")
+    return root, resolve_metadata_url(url, template)
 
 
 class ComposerRepositorySync:
@@ -80,32 +117,20 @@ class ComposerRepositorySync:
         return self._auth
 
     async def _get(self, url: str, extra: dict[str, str] | None = None) -> HttpResponse:
-        headers = {"accept": "application/json", **(await self._headers_for(url)), **(extra or {})}
-        response = await self.http.request(
-            "GET", url, headers=headers, timeout=METADATA_SECONDS, max_bytes=MAX_METADATA_BYTES, guard=self._guard
-        )
+        headers = {**(await self._headers_for(url)), **(extra or {})}
+        response = await get_metadata(self.http, url, headers, self._guard)
         if response.status in (401, 403):
             raise SourceError(f"{self.host} refused our credentials (HTTP {response.status}) for {urlsplit(url).path}")
         return response
 
     async def run(self) -> SyncReport:
-        root_url = self.base if self.base.endswith(".json") else f"{self.base}/packages.json"
-        response = await self._get(root_url)
-        if response.status != 200:
-            raise SourceError(f"{root_url} answered HTTP {response.status}")
-        try:
-            root = untrusted_json.loads(response.body)
-        except ValueError:
-            raise SourceError(f"{root_url} is not JSON") from None
-        template = root.get("metadata-url") if isinstance(root, dict) else None
-        if not isinstance(template, str) or "%package%" not in template:
-            raise SourceError(f"{root_url} has no metadata-url: only Composer 2 repositories can be mirrored")
+        url = root_url(self.base)
+        root, metadata_url = read_root(url, await self._get(url))
         listed = self.source.option("packages") or root.get("available-packages") or []
         if not listed:
             raise SourceError(
-                f"{root_url} does not list available-packages; name the packages to mirror (--package acme/lib)"
+                f"{url} does not list available-packages; name the packages to mirror (--package acme/lib)"
             )
-        metadata_url = _metadata_url(root_url, template)
         names = sorted({str(n).lower() for n in listed})
         previous = await self.ctx.sources.refs(self.source.id)
         report = SyncReport(self.source.id, "ok")

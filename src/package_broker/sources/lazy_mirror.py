@@ -35,8 +35,7 @@ from ..composer.minifier import expand, minify
 from ..composer.versions import normalize
 from ..errors import BrokerError, InvalidVersion, SourceError
 from ..ports import HttpResponse
-from ..ports.http_client import MAX_METADATA_BYTES
-from .composer_repo import METADATA_SECONDS, _metadata_url
+from .composer_repo import get_metadata, read_root, resolve_metadata_url, root_url
 from .context import SyncContext
 from .dists import mirror_archive
 from .report import SyncReport
@@ -99,31 +98,20 @@ class Upstream:
         await self.ctx.guard(self.url)(url)
 
     async def get(self, url: str, since: str | None = None) -> HttpResponse:
-        headers = {"accept": "application/json", **({"if-modified-since": since} if since else {})}
-        return await self.http.request(
-            "GET", url, headers=headers, timeout=METADATA_SECONDS, max_bytes=MAX_METADATA_BYTES, guard=self._guard
-        )
+        return await get_metadata(self.http, url, {"if-modified-since": since} if since else {}, self._guard)
 
     async def root(self, known: dict[str, Any]) -> dict[str, Any]:
         """What the upstream's packages.json says (metadata-url, advisories api-url): `known` if unchanged."""
-        root_url = self.url if self.url.endswith(".json") else f"{self.url}/packages.json"
-        response = await self.get(root_url, known.get("root_last_modified") if known.get("metadata_url") else None)
+        url = root_url(self.url)
+        response = await self.get(url, known.get("root_last_modified") if known.get("metadata_url") else None)
         if response.status == 304:
             return known
-        if response.status != 200:
-            raise SourceError(f"{root_url} answered HTTP {response.status}")
-        try:
-            root = untrusted_json.loads(response.body)
-        except ValueError:
-            raise SourceError(f"{root_url} is not JSON") from None
-        template = root.get("metadata-url") if isinstance(root, dict) else None
-        if not isinstance(template, str) or "%package%" not in template:
-            raise SourceError(f"{root_url} has no metadata-url: only Composer 2 repositories can be mirrored lazily")
-        found: dict[str, Any] = {"metadata_url": _metadata_url(root_url, template)}
+        root, metadata_url = read_root(url, response)
+        found: dict[str, Any] = {"metadata_url": metadata_url}
         advisories = root.get("security-advisories")
         api_url = advisories.get("api-url") if isinstance(advisories, dict) else None
         if isinstance(api_url, str) and api_url:
-            found["advisories_url"] = _metadata_url(root_url, api_url)
+            found["advisories_url"] = resolve_metadata_url(url, api_url)
         if response.headers.get("last-modified"):
             found["root_last_modified"] = response.headers["last-modified"]
         return found
