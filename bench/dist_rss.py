@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench import results
-from bench.metadata import free_port, wait_for
+from bench.servers import basic_auth, start_broker, stop
 from package_broker.artifacts.publish import publish_archive
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from tests.conftest import _descendants
@@ -80,18 +77,8 @@ def main() -> None:
         make_archive(archive, args.megabytes)
         path, secret = asyncio.run(publish(work / "data", archive))
         archive.unlink()
-        port = free_port()
-        env = {**os.environ, "DATA_DIR": str(work / "data"), "PORT": str(port), "WORKERS": "1", "SYNC_INTERVAL": "0"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/health")
-        auth = {"Authorization": "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()}
+        server, base = start_broker({**os.environ, "DATA_DIR": str(work / "data")}, workers=1)
+        auth = basic_auth(secret)
         httpx.get(base + "/packages.json", headers=auth).raise_for_status()  # warm: imports, caches
         time.sleep(0.5)
         before = worker_rss_mib(server.pid)
@@ -116,9 +103,7 @@ def main() -> None:
         sampler.join()
         after = worker_rss_mib(server.pid)
     finally:
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(10)
+        stop(server)
         shutil.rmtree(work, ignore_errors=True)
     peak = max(samples, default=before)
     growth = peak - before

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import io
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +28,7 @@ from typing import Any
 import httpx
 
 from bench import results
-from bench.metadata import free_port, wait_for
+from bench.servers import basic_auth, free_port, start_broker, start_nginx, stop
 from package_broker.artifacts.publish import publish_archive
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from tests.e2e.composer import CLIENTS, Project
@@ -110,30 +107,13 @@ def main() -> None:
         print(f"publishing {args.packages} packages x {args.versions} versions ...", file=sys.stderr)
         secret = asyncio.run(populate(work / "data", args.packages, args.versions))
         os.umask(0o022)
-        port, nginx_port = free_port(), free_port()
-        env = {**os.environ, "DATA_DIR": str(work / "data"), "PORT": str(port), "WORKERS": "2", "SYNC_INTERVAL": "0"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/health")
-        auth = {"Authorization": "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()}
+        server, base = start_broker({**os.environ, "DATA_DIR": str(work / "data")}, workers=2)
         static = work / "static"
         static.mkdir()
+        nginx_port = free_port()
         static_url = f"http://127.0.0.1:{nginx_port}"
-        names = mirror_static(base, auth, static, static_url)
-        (work / "nginx.conf").write_text(
-            f"worker_processes 2;\ndaemon off;\npid {work}/nginx.pid;\nerror_log {work}/nginx.err;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{ access_log off; default_type application/json; server {{ listen 127.0.0.1:{nginx_port}; "
-            f"root {static}; }} }}\n"
-        )
-        nginx = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf")], start_new_session=True)
-        wait_for(f"{static_url}/packages.json")
+        names = mirror_static(base, basic_auth(secret), static, static_url)
+        nginx, _ = start_nginx(work, static, workers=2, port=nginx_port)
         require = dict.fromkeys(names, "^1.0")
         figures: dict[str, list[float]] = {}
         for run in range(args.runs):
@@ -148,10 +128,7 @@ def main() -> None:
                     figures.setdefault(f"{peer} {transport} update", []).append(update)
                     figures.setdefault(f"{peer} {transport} install", []).append(install)
     finally:
-        for process in (server, nginx):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(10)
+        stop(server, nginx)
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n{client.id}, {args.packages} packages, empty cache each run, {args.runs} runs (min-max, median s):")

@@ -1,10 +1,11 @@
 """Metadata benchmark: warm `p2` and `packages.json` hits with a valid token, the broker against nginx.
 
 nginx (Debian's package, started here) serves the very same bytes as static files with the same number of
-worker processes, in the same run on the same machine; all are loaded by `wrk` at concurrency 32. A second
-peer shows the ceiling of any Python app on the same server: a bare ASGI app under granian (the broker's
-server) that returns the same bytes from a dict, with no auth, no logging, nothing else. Prints
-requests/s, p50/p99 and the ratios.
+worker processes, in the same run on the same machine; all are loaded by `wrk` at concurrency 32. Two more
+peers show the ceiling of any Python app on the same server, one for each of granian's interfaces: a bare
+ASGI app (the broker's interface) and a bare RSGI app (granian's own, which hands the app an already
+percent-decoded path, so the broker could not refuse `%2F` in a name on it), each returning the same bytes
+from a dict, with no auth, no logging, nothing else. Prints requests/s, p50/p99 and the ratios.
 
     .venv/bin/python -m bench.metadata [--workers 1] [--duration 10] [--runs 1] [--packages 40] [--versions 25]
                                        [--profile] [--save] [--no-rate-limit] [--pin]
@@ -17,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from bench import results as results_module
+from bench.servers import basic_auth, free_port, start_broker, start_nginx, stop, wait_for
 from package_broker.access.store import MAX_RATE_LIMIT
 from package_broker.artifacts.publish import publish_archive
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
@@ -51,13 +51,16 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 """
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+BARE_RSGI = """
+from pathlib import Path
+FILES = {"/" + str(p.relative_to(ROOT)): p.read_bytes() for p in Path(ROOT).rglob("*.json")}
+HEADERS = [("content-type", "application/json")]
+class app:
+    @staticmethod
+    async def __rsgi__(scope, protocol):
+        body = FILES.get(scope.path, b"")
+        protocol.response_bytes(200 if body else 404, HEADERS, body)
+"""
 
 
 async def populate(data_dir: Path, packages: int, versions: int) -> str:
@@ -95,16 +98,18 @@ def pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if PINNED and shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
-def wait_for(url: str, headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, headers=headers, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
+def start_bare(interface: str, source: str, workers: int, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A bare app (`source`) under granian's `interface` with `workers` processes; returns it and its URL."""
+    port = free_port()
+    (work / f"bare_{interface}.py").write_text(source)
+    command = [*pin(0), sys.executable, "-m", "granian", "--interface", interface, "--workers", str(workers)]
+    command += ["--port", str(port), "--log-level", "warning", f"bare_{interface}:app"]
+    process = subprocess.Popen(
+        command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(f"{url}/packages.json")
+    return process, url
 
 
 def wrk(url: str, paths: list[str], headers: dict[str, str], duration: int, workdir: Path) -> dict[str, float]:
@@ -210,28 +215,13 @@ def main() -> None:
     print(f"populating {args.packages} packages x {args.versions} versions ...", file=sys.stderr)
     secret = asyncio.run(populate(data_dir, args.packages, args.versions))
     os.umask(0o022)  # building a broker makes this process's files private; nginx's www-data must read these
-    auth = {"Authorization": "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()}
+    auth = basic_auth(secret)
 
-    broker_port, nginx_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "PORT": str(broker_port),
-        "WORKERS": str(args.workers),
-        "SYNC_INTERVAL": "0",
-        "LOG_LEVEL": "info",
-    }
-    broker = subprocess.Popen(
-        [*pin(0), sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    nginx = None
+    broker = nginx = None
+    bare: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
-        base = f"http://127.0.0.1:{broker_port}"
-        wait_for(f"{base}/health")
+        env = {**os.environ, "DATA_DIR": str(data_dir), "LOG_LEVEL": "info"}
+        broker, base = start_broker(env, args.workers, prefix=pin(0))
         p2_paths = [f"/p2/bench/package-{p:03d}.json" for p in range(args.packages)]
         root = work / "static"
         for path in [*p2_paths, "/packages.json"]:
@@ -240,44 +230,16 @@ def main() -> None:
             target = root / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(response.content)  # the very bytes the broker serves
-        (work / "nginx.conf").write_text(
-            f"worker_processes {args.workers};\ndaemon off;\npid {work}/nginx.pid;\nerror_log {work}/nginx.err;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{ access_log off; default_type application/json; server {{ listen 127.0.0.1:{nginx_port}; "
-            f"root {root}; }} }}\n"
-        )
-        nginx = subprocess.Popen([*pin(0), "nginx", "-c", str(work / "nginx.conf")], start_new_session=True)
-        wait_for(f"http://127.0.0.1:{nginx_port}/packages.json")
-        bare_port = free_port()
-        (work / "bare_asgi.py").write_text(BARE_ASGI.replace("ROOT", repr(str(root))))
-        bare = subprocess.Popen(
-            [
-                *pin(0),
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--workers",
-                str(args.workers),
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-                "bare_asgi:app",
-            ],
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_for(f"http://127.0.0.1:{bare_port}/packages.json")
+        nginx, nginx_url = start_nginx(work, root, args.workers, prefix=pin(0))
+        for interface, source in (("asgi", BARE_ASGI), ("rsgi", BARE_RSGI)):
+            bare[interface] = start_bare(interface, source.replace("ROOT", repr(str(root))), args.workers, work)
 
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         peers = (
             ("broker", base),
-            ("nginx", f"http://127.0.0.1:{nginx_port}"),
-            ("bare ASGI", f"http://127.0.0.1:{bare_port}"),
+            ("nginx", nginx_url),
+            ("bare ASGI", bare["asgi"][1]),
+            ("bare RSGI", bare["rsgi"][1]),
         )
         documents = (("p2", p2_paths), ("packages.json", ["/packages.json"]))
         for _ in range(args.runs):
@@ -310,22 +272,20 @@ def main() -> None:
             "rate_limited": not NO_RATE_LIMIT,
             "runs_raw": {f"{label} {peer}": runs for (label, peer), runs in results.items()},
         }
+
+        def ratio(label: str, peer: str, to: str) -> list[float]:
+            """Requests/s of `peer` over `to`, run by run."""
+            pairs = zip(results[(label, peer)], results[(label, to)], strict=True)
+            return [a["rps"] / b["rps"] for a, b in pairs]
+
         table = []
         for label, _ in documents:
-            ratios = [
-                b["rps"] / n["rps"] for b, n in zip(results[(label, "broker")], results[(label, "nginx")], strict=True)
-            ]
-            ceilings = [
-                b["rps"] / n["rps"]
-                for b, n in zip(results[(label, "bare ASGI")], results[(label, "nginx")], strict=True)
-            ]
-            own = [
-                b["rps"] / n["rps"]
-                for b, n in zip(results[(label, "broker")], results[(label, "bare ASGI")], strict=True)
-            ]
+            ratios, ceilings = ratio(label, "broker", "nginx"), ratio(label, "bare ASGI", "nginx")
+            rsgi = ratio(label, "bare RSGI", "nginx")
             print(
                 f"{label}: broker/nginx = {spread(ratios, 2)} (target >= 0.50); "
-                f"bare ASGI/nginx = {spread(ceilings, 2)}; broker/bare ASGI = {spread(own, 2)}"
+                f"bare ASGI/nginx = {spread(ceilings, 2)}; bare RSGI/nginx = {spread(rsgi, 2)}; "
+                f"broker/bare ASGI = {spread(ratio(label, 'broker', 'bare ASGI'), 2)}"
             )
             p99_broker = statistics.median(r["p99"] for r in results[(label, "broker")])
             p99_nginx = statistics.median(r["p99"] for r in results[(label, "nginx")])
@@ -335,7 +295,7 @@ def main() -> None:
                     "figure": f"{spread(ratios, 2)}; broker {spread([r['rps'] for r in results[(label, 'broker')]])}"
                     f" req/s, p99 {p99_broker:.1f} ms",
                     "target": f">= 0.50; nginx {spread([r['rps'] for r in results[(label, 'nginx')]])} req/s, p99 "
-                    f"{p99_nginx:.1f} ms; bare ASGI app {spread(ceilings, 2)} x nginx",
+                    f"{p99_nginx:.1f} ms; bare ASGI app {spread(ceilings, 2)} x nginx, bare RSGI app {spread(rsgi, 2)}",
                 }
             )
         figures["table"] = table
@@ -351,10 +311,7 @@ def main() -> None:
                 "(wrk asks for the same few documents), and a 2-core machine shared by wrk, nginx and the broker",
             )
     finally:
-        for process in (broker, nginx, locals().get("bare")):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(10)
+        stop(broker, nginx, *(process for process, _ in bare.values()))
         shutil.rmtree(work, ignore_errors=True)
 
 

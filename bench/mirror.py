@@ -23,33 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from bench import results as results_module
+from bench.servers import free_port, start_broker, start_nginx, stop
 from tests.e2e.composer import NEWEST_COMPOSER
 from tests.fixtures.packagist import DEBIAN_LIBRARIES, Packagist, available_libraries
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def project_names(count: int) -> list[str]:
@@ -74,11 +53,9 @@ class Broker:
 
     def __init__(self, work: Path, upstream: str) -> None:
         self.data = Path(tempfile.mkdtemp(prefix="broker-", dir=work))
-        self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DB_", "STORAGE_", "CACHE_", "BASE_URL"))},
             "DATA_DIR": str(self.data),
-            "PORT": str(self.port),
             "SYNC_INTERVAL": "0",
             "LOG_LEVEL": "warning",
             "RATE_LIMIT": "0",
@@ -87,15 +64,7 @@ class Broker:
         self.cli("init")
         self.cli("source", "add", "packagist", upstream)
         self.secret = json.loads(self.cli("token", "create", "-d", "bench", "--json"))["token"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        wait_for(f"{self.url}/health")
+        self.process, self.url = start_broker(self.env)
 
     def cli(self, *args: str) -> str:
         return subprocess.run(
@@ -105,10 +74,6 @@ class Broker:
             text=True,
             check=True,
         ).stdout
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, 15)
-        self.process.wait(15)
 
 
 def install(composer: str, work: Path, url: str, names: list[str], secret: str | None) -> float:
@@ -174,16 +139,10 @@ def main() -> None:
     fixture = Packagist(work / "static", base_url=upstream_url)
     for name in names:
         fixture.publish_library(name)
-    (work / "nginx.conf").write_text(
-        f"worker_processes 1;\ndaemon off;\npid {work}/nginx.pid;\nerror_log {work}/nginx.err;\n"
-        "events { worker_connections 1024; }\n"
-        f"http {{ access_log off; default_type application/json; server {{ listen 127.0.0.1:{nginx_port}; "
-        f"root {work / 'static'}; }} }}\n"
-    )
-    nginx = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf")], start_new_session=True)
+    nginx = None
     brokers: list[Broker] = []
     try:
-        wait_for(f"{upstream_url}/packages.json")
+        nginx, _ = start_nginx(work, work / "static", workers=1, port=nginx_port, connections=1024)
         direct, cold, warm = [], [], []
         warm_broker = Broker(work, upstream_url)
         brokers.append(warm_broker)
@@ -193,7 +152,7 @@ def main() -> None:
             fresh = Broker(work, upstream_url)
             brokers.append(fresh)
             cold.append(install(args.composer, work, fresh.url, names, fresh.secret))
-            fresh.stop()
+            stop(fresh.process)
             warm.append(install(args.composer, work, warm_broker.url, names, warm_broker.secret))
             print(
                 f"run {run + 1}: nginx {direct[-1]:.2f} s, broker cold {cold[-1]:.2f} s, broker warm {warm[-1]:.2f} s",
@@ -227,11 +186,7 @@ def main() -> None:
                 leaves_out="network latency to a real packagist.org (both peers are on loopback)",
             )
     finally:
-        for broker in brokers:
-            if broker.process.poll() is None:
-                broker.stop()
-        nginx.terminate()
-        nginx.wait(10)
+        stop(*(broker.process for broker in brokers), nginx)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import io
 import os
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +34,8 @@ from typing import Any
 import httpx
 
 from bench import results as results_module
-from bench.metadata import free_port, wait_for, wrk
+from bench.metadata import wrk
+from bench.servers import basic_auth, start_broker, start_nginx, stop
 from package_broker.access.store import MAX_RATE_LIMIT
 from package_broker.artifacts.publish import publish_archive
 from package_broker.broker import Broker
@@ -115,20 +113,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_server(data_dir: Path, work: Path, packages: int, secret: str, duration: int) -> dict[str, float]:
-    port = free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "WORKERS": "1", "SYNC_INTERVAL": "0"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "package_broker.runtimes.server.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server, base = start_broker({**os.environ, "DATA_DIR": str(data_dir)}, workers=1)
     nginx = None
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/health")
-        auth = {"Authorization": "Basic " + base64.b64encode(f"token:{secret}".encode()).decode()}
+        auth = basic_auth(secret)
         sample = random.Random(packages).sample(range(packages), min(300, packages))
         paths = [f"/p2/scale/package-{p:05d}.json" for p in sample]
         cold: list[float] = []
@@ -149,17 +137,9 @@ def measure_server(data_dir: Path, work: Path, packages: int, secret: str, durat
         static = work / "static"
         static.mkdir(mode=0o755, exist_ok=True)
         (static / "packages.json").write_bytes(root.content)
-        nginx_port = free_port()
-        (work / "nginx.conf").write_text(
-            f"worker_processes 1;\ndaemon off;\npid {work}/nginx.pid;\nerror_log {work}/nginx.err;\n"
-            "events { worker_connections 4096; }\n"
-            f"http {{ access_log off; default_type application/json; server {{ listen 127.0.0.1:{nginx_port}; "
-            f"root {static}; }} }}\n"
-        )
-        nginx = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf")], start_new_session=True)
-        wait_for(f"http://127.0.0.1:{nginx_port}/packages.json")
-        wrk(f"http://127.0.0.1:{nginx_port}", ["/packages.json"], auth, 1, work)
-        nginx_root = wrk(f"http://127.0.0.1:{nginx_port}", ["/packages.json"], auth, duration, work)
+        nginx, nginx_url = start_nginx(work, static, workers=1)
+        wrk(nginx_url, ["/packages.json"], auth, 1, work)
+        nginx_root = wrk(nginx_url, ["/packages.json"], auth, duration, work)
         return {
             "cold_p2_ms_p50": statistics.median(cold),
             "cold_p2_ms_p99": percentile(cold, 0.99),
@@ -172,10 +152,7 @@ def measure_server(data_dir: Path, work: Path, packages: int, secret: str, durat
             "server_rss_mib": rss_kib(server.pid) / 1024,
         }
     finally:
-        for process in (server, nginx):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(10)
+        stop(server, nginx)
 
 
 def database_mib(data_dir: Path) -> float:
