@@ -5,9 +5,6 @@ the Worker mirrors on its Cron Trigger (the Worker cannot run git)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,42 +12,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, require_tool, unavailable
+from tests.conftest import require_tool
 from tests.e2e.composer import KIT_FILES, Client, lib_files, run_alias_check, run_scenario
 from tests.e2e.providers import TOKEN as PROVIDER_TOKEN
 from tests.e2e.providers import ProviderTarget, run_provider_check, start_fixture
-from tests.fixtures.composer_repo import ComposerRepository
+from tests.e2e.worker_harness import WorkerHarness, require_harness
 
 pytestmark = pytest.mark.e2e
 
 
-class WorkerTarget:
-    def __init__(self, log: Path, harness_vars: dict[str, str] | None = None) -> None:
-        self.log = log
-        self.upstream = ComposerRepository().start()
-        self.stdout = open(log, "wb")
-        self.process = subprocess.Popen(
-            [require_tool("node"), "tests/worker/serve.mjs"],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "HARNESS_VARS": json.dumps(harness_vars or {})},
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if not first.startswith(b'{"ready"'):
-            raise AssertionError(f"serve.mjs did not start: {first!r}{self.process.stdout.read(4000)!r}")
-        self.url = f"http://127.0.0.1:{json.loads(first)['ready']}"
-        self.copier = threading.Thread(target=self._copy_output, daemon=True)
-        self.copier.start()
-        self._control("source", kind="composer", url=self.upstream.url)
+class WorkerTarget(WorkerHarness):
+    """The harness as a Composer repository for the scenarios: its upstream is its first source."""
 
-    def _copy_output(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.stdout.write(line)
-            self.stdout.flush()
+    def __init__(self, log: Path, harness_vars: dict[str, str] | None = None) -> None:
+        # max_lines_before_ready=0: the ready line must be serve.mjs's first line.
+        super().__init__(log, harness_vars or {}, max_lines_before_ready=0)
+        self._control("source", kind="composer", url=self.upstream.url)
 
     def control(self, name: str, **body: Any) -> dict[str, Any]:
         return self._control(name, **body)
@@ -75,26 +52,11 @@ class WorkerTarget:
         lines = self.log.read_text().splitlines()
         return [d for d in (json.loads(line) for line in lines if line.startswith("{")) if d.get("msg") == "request"]
 
-    def stop(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.copier.join(10)
-        if self.process.stdout:
-            self.process.stdout.close()
-        self.upstream.stop()
-        self.stdout.close()
-
 
 def _require_harness() -> None:
     for tool in ("php", "unzip"):
         require_tool(tool)
-    if not (ROOT / "node_modules" / "pyodide").exists():
-        unavailable("node_modules is missing: run scripts/setup --test")
+    require_harness()
 
 
 @pytest.fixture
