@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from .access.ratelimit import Counter, DatabaseCounter, FailureThrottle, RateLimiter
 from .access.store import TokenStore
+from .accounts.sealed import TotpSecrets
 from .accounts.sessions import SessionStore
 from .accounts.users import UserStore
 from .audit import Audit
@@ -84,7 +85,9 @@ class Broker:
         self.throttle = FailureThrottle(counter, ports.clock, limit=settings.auth_failure_limit)
         #: The lazy packagist mirror's request side (p2 and dist misses, packages.json's additions).
         self.mirror = LazyMirror(self)
-        self.users = UserStore(ports.db, ports.clock, ports.kdf, settings.password_iterations)
+        self.users = UserStore(
+            ports.db, ports.clock, ports.kdf, settings.password_iterations, TotpSecrets(ports.cipher, settings)
+        )
         self.sessions = SessionStore(
             ports.db, ports.clock, hours=settings.session_hours, idle_minutes=settings.session_idle_minutes
         )

@@ -17,13 +17,17 @@ from typing import Any
 
 import pytest
 
+from package_broker.accounts import totp
+from package_broker.accounts.login import login
+from package_broker.accounts.web import SessionRefused
 from package_broker.broker import Broker
-from package_broker.crypto.credentials import key_id, seal_json, unseal_json
+from package_broker.crypto.credentials import key_id, seal, seal_json, unseal_json
 from package_broker.crypto.rotation import Keys, rotate, sealed_values
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from package_broker.runtimes.server.cipher import CryptographyCipher
 from tests.conftest import require_tool
 from tests.helpers import Repo, php_package, run_cli
+from tests.secret_scan import remember
 
 OLD, NEW, OTHER = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2, 3))
 OLD_ID, NEW_ID, OTHER_ID = (key_id(base64.b64decode(k)) for k in (OLD, NEW, OTHER))
@@ -37,10 +41,10 @@ def cli(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return run_cli(data, *args, **environment)
 
 
-async def open_broker(data: Path, key: str) -> Broker:
+async def open_broker(data: Path, key: str, **env: str) -> Broker:
     umask = os.umask(0o077)
     try:
-        broker = await build_broker({"DATA_DIR": str(data), "ENCRYPTION_KEY": key, "MEMO_SECONDS": "0"})
+        broker = await build_broker({"DATA_DIR": str(data), "ENCRYPTION_KEY": key, "MEMO_SECONDS": "0", **env})
     finally:
         os.umask(umask)
     await migrate(broker)
@@ -138,7 +142,7 @@ async def test_rotate_moves_every_value_to_the_new_key_and_a_second_run_changes_
     checked = cli(data, "keys", "check", "--json", **ROTATING)
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout) | {"unreadable": []} == {
-        "key": NEW_ID, "previous_key": OLD_ID, "current": 0, "previous": 3, "rotated": 0, "changed": [],
+        "key": NEW_ID, "previous_key": OLD_ID, "current": 0, "previous": 3, "rotated": 0, "clear": 0, "changed": [],
         "unreadable": [], "complete": False,
     }  # fmt: skip
 
@@ -225,6 +229,8 @@ async def test_a_value_no_key_opens_is_named_and_left_as_it_is(data: Path) -> No
     assert json.loads(checked.stdout)["unreadable"] == [
         {
             "source": git_id,
+            "table": "sources",
+            "row": git_id,
             "column": "credentials",
             "key": OTHER_ID,
             "reason": f"stored credentials were encrypted with key {OTHER_ID}; they cannot be decrypted with "
@@ -241,13 +247,16 @@ async def test_a_value_no_key_opens_is_named_and_left_as_it_is(data: Path) -> No
     assert stored(data)[(git_id, "credentials")] == foreign
 
 
-def wrangler_export(data: Path) -> str:
-    """What `wrangler d1 execute ... --json --command "SELECT id, credentials, webhook_secret FROM sources"`
-    prints for this database."""
+def wrangler_export(data: Path, *queries: str) -> str:
+    """What `wrangler d1 execute ... --json --command "QUERY; ..."` prints for this database (by default the
+    sources' sealed values alone, as exports made before users had sealed values)."""
     with database(data) as db:
         db.row_factory = sqlite3.Row
-        rows = [dict(r) for r in db.execute("SELECT id, credentials, webhook_secret FROM sources")]
-    return json.dumps([{"results": rows, "success": True, "meta": {"duration": 1}}], indent=2)
+        results = [
+            {"results": [dict(r) for r in db.execute(query)], "success": True, "meta": {"duration": 1}}
+            for query in queries or ("SELECT id, credentials, webhook_secret FROM sources",)
+        ]
+    return json.dumps(results, indent=2)
 
 
 async def test_the_worker_rotates_through_sql_applied_to_its_database(data: Path, tmp_path: Path) -> None:
@@ -289,3 +298,127 @@ def test_a_bad_previous_key_is_one_line(tmp_path: Path) -> None:
         .splitlines()[-1]
         .startswith("error: ENCRYPTION_KEY_PREVIOUS: must be base64 of exactly 32 bytes")
     ), result.stderr
+
+
+# -- users' TOTP secrets ---------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+#: The broker's sign-ins in-process (a low PBKDF2 count: these tests are about the TOTP secret).
+FAST: dict[str, str] = {"PASSWORD_ITERATIONS": "10000"}
+USERS_EXPORT = "SELECT name, totp_secret, totp_pending FROM users"
+
+
+def totp_columns(data: Path) -> dict[tuple[str, str], str]:
+    """Every user's stored TOTP secret and pending secret, read with sqlite3."""
+    with database(data) as db:
+        rows = db.execute("SELECT name, totp_secret, totp_pending FROM users").fetchall()
+    return {
+        (row[0], column): value
+        for row in rows
+        for column, value in zip(("totp_secret", "totp_pending"), row[1:], strict=True)
+        if value
+    }
+
+
+async def add_users(data: Path) -> dict[str, str]:
+    """Under OLD: alice with two-factor on, carol with a set-up pending, and bob with a secret stored in clear
+    as rows were before secrets were sealed. Returns each one's base32 secret."""
+    broker = await open_broker(data, OLD, **FAST)
+    try:
+        for name in ("alice", "bob", "carol"):
+            await broker.users.create(name, PASSWORD, "admin")
+        secrets = {name: await broker.users.begin_totp(name) for name in ("alice", "carol")}
+        await broker.users.confirm_totp("alice", totp.code_at(secrets["alice"], broker.clock.now() // 30 - 1))
+        secrets["bob"] = totp.new_secret()
+        await broker.ports.db.execute("UPDATE users SET totp_secret = ? WHERE name = 'bob'", (secrets["bob"],))
+    finally:
+        await broker.close()
+    for secret in secrets.values():
+        remember(secret)
+    return secrets
+
+
+async def signs_in(data: Path, name: str, secret: str, ahead: int = 1, **env: str) -> bool:
+    """Whether `name` signs in with the password and the code `ahead` steps from now (within the accepted
+    drift; a step once used is refused), on a broker with these keys."""
+    broker = await open_broker(data, env.pop("ENCRYPTION_KEY", NEW), **FAST, **env)
+    try:
+        await login(broker, name, PASSWORD, totp.code_at(secret, broker.clock.now() // 30 + ahead), None)
+    except SessionRefused:
+        return False
+    finally:
+        await broker.close()
+    return True
+
+
+async def test_users_totp_secrets_are_sealed_and_rotate_with_the_sources(data: Path) -> None:
+    secrets = await add_users(data)
+    stored = totp_columns(data)
+    assert set(stored) == {("alice", "totp_secret"), ("bob", "totp_secret"), ("carol", "totp_pending")}
+    assert all(f".{OLD_ID}." in stored[(n, c)] and secrets[n] not in stored[(n, c)] for n, c in stored if n != "bob")
+    assert stored[("bob", "totp_secret")] == secrets["bob"]  # the legacy row: still in clear...
+    assert await signs_in(data, "bob", secrets["bob"], -1, ENCRYPTION_KEY=OLD)  # ...and still accepted
+
+    checked = cli(data, "keys", "check", "--json", **ROTATING)
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert (report["previous"], report["clear"], report["complete"]) == (5, 1, False)
+    text = cli(data, "keys", "check", **ROTATING).stdout
+    assert "in clear (TOTP secrets from before they were sealed): 1" in text
+
+    rotated = cli(data, "keys", "rotate", "--json", **ROTATING)
+    assert rotated.returncode == 0, rotated.stderr
+    report = json.loads(rotated.stdout)
+    assert (report["rotated"], report["clear"], report["complete"]) == (6, 0, True)
+    stored = totp_columns(data)
+    assert all(f".{NEW_ID}." in v and secrets[n] not in v for (n, _), v in stored.items()), stored
+    for output in (checked, rotated):
+        assert not any(secret in output.stdout + output.stderr for secret in secrets.values())
+
+    # With the new key alone every user signs in, and carol's pending set-up completes.
+    assert await signs_in(data, "alice", secrets["alice"])
+    assert await signs_in(data, "bob", secrets["bob"])
+    broker = await open_broker(data, NEW, **FAST)
+    try:
+        code = totp.code_at(secrets["carol"], broker.clock.now() // 30)
+        assert len(await broker.users.confirm_totp("carol", code)) == 10
+    finally:
+        await broker.close()
+    again = json.loads(cli(data, "keys", "check", "--json", ENCRYPTION_KEY=NEW).stdout)
+    assert (again["current"], again["previous"], again["clear"], again["complete"]) == (6, 0, 0, True)
+
+
+async def test_a_users_secret_no_key_opens_is_named_by_table_and_row(data: Path) -> None:
+    secrets = await add_users(data)
+    foreign = await seal(CIPHER, base64.b64decode(OTHER), secrets["alice"].encode())
+    with database(data) as db:
+        db.execute("UPDATE users SET totp_secret = ? WHERE name = 'alice'", (foreign,))
+
+    rotated = cli(data, "keys", "rotate", **ROTATING)
+    assert rotated.returncode == 1
+    assert f"user alice totp_secret: stored credentials were encrypted with key {OTHER_ID}" in rotated.stdout
+    assert totp_columns(data)[("alice", "totp_secret")] == foreign
+    [entry] = json.loads(cli(data, "keys", "check", "--json", **ROTATING).stdout)["unreadable"]
+    assert (entry["table"], entry["row"], entry["column"], entry["key"]) == ("users", "alice", "totp_secret", OTHER_ID)
+    assert "source" not in entry
+    assert not await signs_in(data, "alice", secrets["alice"], ENCRYPTION_KEY_PREVIOUS=OLD)  # refused, no crash
+
+
+async def test_the_worker_rotates_users_secrets_from_an_export_of_both_tables(data: Path, tmp_path: Path) -> None:
+    secrets = await add_users(data)
+    export = tmp_path / "sources.json"
+    export.write_text(wrangler_export(data, "SELECT id, credentials, webhook_secret FROM sources", USERS_EXPORT))
+    elsewhere = tmp_path / "unused"
+
+    sql = run_cli(elsewhere, "keys", "rotate", "--sql", "--from", str(export), init=False, **ROTATING)
+    assert sql.returncode == 0, sql.stderr
+    assert sql.stdout.count("UPDATE sources SET") == 3 and sql.stdout.count("UPDATE users SET") == 3
+    assert "6 UPDATE statements" in sql.stderr
+    with database(data) as db:
+        db.executescript(sql.stdout)
+    assert all(f".{NEW_ID}." in v for v in totp_columns(data).values())
+    assert await signs_in(data, "bob", secrets["bob"])
+
+    export.write_text(wrangler_export(data, "SELECT id, credentials, webhook_secret FROM sources", USERS_EXPORT))
+    checked = run_cli(elsewhere, "keys", "check", "--from", str(export), "--json", init=False, ENCRYPTION_KEY=NEW)
+    assert checked.returncode == 0 and json.loads(checked.stdout)["current"] == 6, checked.stderr

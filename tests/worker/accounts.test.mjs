@@ -176,6 +176,10 @@ describe("two-factor on D1", () => {
     assert.equal(confirmed.status, 200, await confirmed.clone().text());
     const { recovery_codes: codes } = await confirmed.json();
     assert.equal(codes.length, 10);
+    // Sealed by the Worker's WebCrypto cipher under ENCRYPTION_KEY: the base32 secret is not in the row.
+    const { results: [row] } = await h.env.DB.prepare("SELECT totp_secret, totp_pending FROM users WHERE name = 'alice'").all();
+    assert.match(row.totp_secret, /^v1\.[0-9a-f]{8}\./);
+    assert.ok(!row.totp_secret.includes(secret) && row.totp_pending === null);
 
     const asked = await signIn({});
     assert.equal(asked.status, 401);

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import struct
 from urllib.parse import quote, urlencode
@@ -21,11 +22,24 @@ DRIFT = 1
 #: 160-bit secrets, as RFC 4226 recommends for SHA-1.
 SECRET_BYTES = 20
 ISSUER = "PACKAGE.broker"
+_BASE32 = re.compile(r"[A-Z2-7]{16,}")
 
 
 def new_secret() -> str:
     """A random secret in base32 without padding (what authenticator apps take)."""
     return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii").rstrip("=")
+
+
+def is_secret(value: str) -> bool:
+    """True for a secret as `new_secret` makes them (upper-case base32, no padding): what a row written before
+    secrets were sealed holds in clear, and what an opened sealed value must be."""
+    if _BASE32.fullmatch(value) is None:
+        return False
+    try:
+        _key(value)
+    except ValueError:  # a length base32 cannot have (binascii.Error)
+        return False
+    return True
 
 
 def _key(secret: str) -> bytes:

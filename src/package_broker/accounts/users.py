@@ -7,10 +7,14 @@ code only by the DELETE that removes it. The first two count rows, which Postgre
 let two transactions do at once (each demoting the other admin: none left), so they run in a transaction
 that first takes a row lock (`_LOCK`): the second waits, and its next statement sees what the first did.
 SQLite and D1 write one transaction at a time anyway.
+
+TOTP secrets are stored sealed under ENCRYPTION_KEY (accounts/sealed.py); an `Account` carries them as
+stored, and they are opened only to check a code.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -21,6 +25,9 @@ from ..ports import Clock, Database
 from ..ports.database import Params
 from ..ports.kdf import Kdf
 from . import passwords, recovery, totp
+from .sealed import TotpSecrets
+
+log = logging.getLogger("package_broker.accounts")
 
 Role = Literal["admin", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "viewer")
@@ -64,7 +71,8 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A user's stored row, secrets included: stays inside accounts/."""
+    """A user's stored row, secrets included (TOTP secrets as stored: sealed, or legacy clear): stays inside
+    accounts/."""
 
     user: User
     password_hash: str
@@ -109,11 +117,13 @@ def check_role(role: str) -> Role:
 class UserStore:
     """`broker.users`. Password work goes through the Kdf port (a thread on the server, WebCrypto on Workers)."""
 
-    def __init__(self, db: Database, clock: Clock, kdf: Kdf | None, iterations: int) -> None:
+    def __init__(self, db: Database, clock: Clock, kdf: Kdf | None, iterations: int, secrets: TotpSecrets) -> None:
         self.db = db
         self.clock = clock
         self._kdf = kdf
         self.iterations = iterations
+        #: Seals TOTP secrets for storage and opens them to check a code.
+        self.secrets = secrets
 
     @property
     def kdf(self) -> Kdf:
@@ -248,10 +258,12 @@ class UserStore:
     # -- two-factor -----------------------------------------------------------------------------
 
     async def begin_totp(self, name: str) -> str:
-        """A new pending TOTP secret (two-factor stays as it was until `confirm_totp`)."""
+        """A new pending TOTP secret, returned in clear to be shown once and stored sealed (two-factor stays as
+        it was until `confirm_totp`)."""
         secret = totp.new_secret()
+        sealed = await self.secrets.seal(secret)
         await self.db.execute(
-            "UPDATE users SET totp_pending = ?, updated_at = ? WHERE name = ?", (secret, self.clock.now(), name)
+            "UPDATE users SET totp_pending = ?, updated_at = ? WHERE name = ?", (sealed, self.clock.now(), name)
         )
         return secret
 
@@ -260,13 +272,17 @@ class UserStore:
         recovery codes (shown once; older ones stop working).
 
         Raises:
-            InvalidInput: nothing pending, or the code does not match.
+            InvalidInput: nothing pending, the pending secret cannot be opened (logged), or the code does not
+            match.
         """
         account = await self.account(name)
         if account is None or account.totp_pending is None:
             raise InvalidInput("no two-factor set-up is pending: start one with POST /api/me/totp")
+        pending = await _opened(self.secrets, account.totp_pending, name)
+        if pending is None:
+            raise InvalidInput("the pending two-factor set-up cannot be read: start a new one with POST /api/me/totp")
         now = self.clock.now()
-        step = totp.matching_step(account.totp_pending, code, now, None)
+        step = totp.matching_step(pending, code, now, None)
         if step is None:
             raise InvalidInput("that code does not match; check the authenticator app's clock and try the next code")
         codes = recovery.generate()
@@ -307,13 +323,18 @@ class UserStore:
         )
 
     async def use_totp(self, account: Account, code: str) -> bool:
-        """True if `code` is valid now and its step was not used before (the step is then used up)."""
+        """True if `code` is valid now and its step was not used before (the step is then used up). False too
+        when the stored secret cannot be opened (logged: the sign-in is refused, recovery codes still work)."""
         if account.totp_secret is None:
             return False
-        step = totp.matching_step(account.totp_secret, code, self.clock.now(), account.totp_last_step)
+        secret = await _opened(self.secrets, account.totp_secret, account.user.name)
+        if secret is None:
+            return False
+        step = totp.matching_step(secret, code, self.clock.now(), account.totp_last_step)
         if step is None:
             return False
-        # Only the first of two logins racing with one code moves the step forward.
+        # Only the first of two logins racing with one code moves the step forward (and none while `keys rotate`
+        # re-seals the secret between the read and here: that sign-in asks for the next code).
         used = await self.db.execute(
             "UPDATE users SET totp_last_step = ? WHERE name = ? AND totp_secret = ? "
             "AND (totp_last_step IS NULL OR totp_last_step < ?)",
@@ -335,3 +356,13 @@ class UserStore:
     async def recovery_codes_left(self, name: str) -> int:
         row = await self.db.fetch_one("SELECT COUNT(*) AS n FROM user_recovery_codes WHERE user_name = ?", (name,))
         return int(row["n"]) if row else 0
+
+
+async def _opened(secrets: TotpSecrets, stored: str, name: str) -> str | None:
+    """A stored TOTP secret opened, or None when it cannot be (a wrong key, tampering): logged for the operator
+    with the reason, never with the value."""
+    try:
+        return await secrets.open(stored)
+    except ConfigError as exc:
+        log.error("cannot read the TOTP secret of %s: %s", name, exc)
+        return None

@@ -1,11 +1,14 @@
 """Moving every sealed value from ENCRYPTION_KEY_PREVIOUS to ENCRYPTION_KEY (`package-broker keys rotate`).
 
-What is sealed: a source's upstream `credentials` and its `webhook_secret`. Each value names the key that
-sealed it (crypto/credentials.py), so a value already under ENCRYPTION_KEY is skipped: a second run, or a
-run after an interrupted one, only does what is left. Each row is updated with a compare-and-set on the
-value that was read, so a `source edit` or a running server that writes the column meanwhile is never
-overwritten (the new value is read again and judged on its own). A value that opens with neither key is
-reported and left exactly as it is.
+What is sealed (`TABLES`): a source's upstream `credentials` and its `webhook_secret`, and a user's TOTP
+secret (`totp_secret`, and `totp_pending` while a set-up waits for its first code). Each value names the key
+that sealed it (crypto/credentials.py), so a value already under ENCRYPTION_KEY is skipped: a second run, or
+a run after an interrupted one, only does what is left. TOTP secrets written before they were sealed are
+still in clear (base32, no `v1.` prefix): the broker keeps accepting them, and a rotation seals them under
+ENCRYPTION_KEY (counted in `rotated`; a check counts them in `clear`). Each row is updated with a
+compare-and-set on the value that was read, so a `source edit`, a new two-factor set-up or a running server
+that writes the column meanwhile is never overwritten (the new value is read again and judged on its own).
+A value that opens with neither key is reported and left exactly as it is.
 
 Everything here works over the Database and Cipher ports, so the server CLI and (later) the Worker's admin
 API run the same code; `rotation_statements` is for the Worker today: it turns an export of the rows into
@@ -19,16 +22,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import audit
+from ..accounts import totp
 from ..errors import ConfigError
 from ..ports import Clock, Database, SystemClock
 from ..ports.cipher import Cipher
 from ..ports.database import Params
 from .credentials import key_id, seal, sealed_key_id, unseal
 
-#: The sealed columns of `sources` (the only table holding sealed values); fixed names, safe in SQL text.
-SEALED_COLUMNS = ("credentials", "webhook_secret")
-#: The query whose rows `values_of` reads (also what the Worker's export runs through wrangler).
-SELECT_SEALED = "SELECT id, credentials, webhook_secret FROM sources ORDER BY id"
 #: How often a value changed under our feet is read again before the run gives up on it.
 ATTEMPTS = 3
 
@@ -46,22 +46,75 @@ class Keys:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedTable:
+    """A table holding sealed values. Names are fixed here, so they are safe in SQL text."""
+
+    name: str
+    #: The column naming a row (its primary key).
+    key: str
+    columns: tuple[str, ...]
+    #: How reports name a row: this, then its key (sources by their bare id, as before users had sealed values).
+    noun: str = ""
+    #: For values stored in clear before the column was sealed: True for such a value (`rotate` seals it).
+    #: None: every value must be sealed.
+    clear: Callable[[str], bool] | None = None
+
+    @property
+    def select(self) -> str:
+        """The query whose rows `values_of` reads (also what the Worker's export runs through wrangler)."""
+        return f"SELECT {self.key}, {', '.join(self.columns)} FROM {self.name} ORDER BY {self.key}"
+
+    def label(self, row: str) -> str:
+        return f"{self.noun} {row}" if self.noun else row
+
+    def update(self, column: str) -> str:
+        """The compare-and-set: (new value, row, value read)."""
+        if column not in self.columns:
+            raise ValueError(f"not a sealed column of {self.name}: {column!r}")
+        return f"UPDATE {self.name} SET {column} = ? WHERE {self.key} = ? AND {column} = ?"
+
+
+SOURCES = SealedTable("sources", "id", ("credentials", "webhook_secret"))
+USERS = SealedTable("users", "name", ("totp_secret", "totp_pending"), noun="user", clear=totp.is_secret)
+#: Every table holding sealed values, in the order they are checked and rotated.
+TABLES = (SOURCES, USERS)
+
+
+@dataclass(frozen=True, slots=True)
 class SealedValue:
-    source_id: str
-    #: One of SEALED_COLUMNS.
+    table: SealedTable
+    #: The row's key (a source's id, a user's name).
+    row: str
+    #: One of the table's columns.
     column: str
     sealed: str
+
+    @property
+    def label(self) -> str:
+        return self.table.label(self.row)
 
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
     """A value neither key opens, and why; it is left as it is."""
 
-    source_id: str
+    table: SealedTable
+    row: str
     column: str
     #: The id of the key that sealed it, when the value names one.
     key: str | None
     reason: str
+
+    @property
+    def label(self) -> str:
+        return self.table.label(self.row)
+
+    def to_json(self) -> dict[str, Any]:
+        """`table` and `row` for every value, and `source` for a source's (what reports said before users had
+        sealed values)."""
+        named = {"source": self.row} if self.table is SOURCES else {}
+        where = {"table": self.table.name, "row": self.row, "column": self.column}
+        return {**named, **where, "key": self.key, "reason": self.reason}
 
 
 @dataclass
@@ -74,16 +127,19 @@ class KeyReport:
     current: int = 0
     #: Under ENCRYPTION_KEY_PREVIOUS and still there (a check; or a rotation's `limit` stopped first).
     previous: int = 0
-    #: Re-encrypted under ENCRYPTION_KEY by this run (or, for the Worker, given an UPDATE statement).
+    #: Re-encrypted (or, if stored in clear, sealed) under ENCRYPTION_KEY by this run (or, for the Worker,
+    #: given an UPDATE statement).
     rotated: int = 0
-    #: Changed by someone else every time this run tried (source ids): run again.
+    #: Stored in clear (TOTP secrets from before they were sealed) and still so: `rotate` seals them.
+    clear: int = 0
+    #: Changed by someone else every time this run tried (a source's id, `user NAME`): run again.
     changed: list[str] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """Every value opens with ENCRYPTION_KEY alone: ENCRYPTION_KEY_PREVIOUS may go."""
-        return not (self.previous or self.changed or self.unreadable)
+        """Every value is sealed and opens with ENCRYPTION_KEY alone: ENCRYPTION_KEY_PREVIOUS may go."""
+        return not (self.previous or self.clear or self.changed or self.unreadable)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,66 +148,77 @@ class KeyReport:
             "current": self.current,
             "previous": self.previous,
             "rotated": self.rotated,
+            "clear": self.clear,
             "changed": self.changed,
-            "unreadable": [
-                {"source": u.source_id, "column": u.column, "key": u.key, "reason": u.reason} for u in self.unreadable
-            ],
+            "unreadable": [u.to_json() for u in self.unreadable],
             "complete": self.complete,
         }
 
 
-def values_of(rows: Iterable[Mapping[str, Any]]) -> list[SealedValue]:
-    """The sealed values in rows of `SELECT id, credentials, webhook_secret FROM sources` (NULLs are none)."""
-    return [
-        SealedValue(str(row["id"]), column, str(row[column]))
-        for row in rows
-        for column in SEALED_COLUMNS
-        if row.get(column)
-    ]
+def table_of(row: Mapping[str, Any]) -> SealedTable | None:
+    """The table a row of an export comes from: the one whose key column it has (`id`: sources, `name`: users)."""
+    return next((t for t in TABLES if t.key in row), None)
+
+
+def values_of(rows: Iterable[Mapping[str, Any]], table: SealedTable | None = None) -> list[SealedValue]:
+    """The sealed values in rows of `table.select` (NULLs are none). Without `table`, each row's own (an
+    export of several tables); rows of no table are skipped."""
+    found = []
+    for row in rows:
+        chosen = table or table_of(row)
+        if chosen is not None:
+            key = str(row[chosen.key])
+            found += [SealedValue(chosen, key, c, str(row[c])) for c in chosen.columns if row.get(c)]
+    return found
 
 
 async def sealed_values(db: Database) -> list[SealedValue]:
     """Every sealed value in the database, in a stable order."""
-    return values_of(await db.fetch_all(SELECT_SEALED))
+    return [value for table in TABLES for value in values_of(await db.fetch_all(table.select), table)]
 
 
 @dataclass(frozen=True, slots=True)
 class _Opened:
-    state: str  # "current" | "previous" | "unreadable"
+    state: str  # "current" | "previous" | "clear" | "unreadable"
     plaintext: bytes = b""
     reason: str = ""
 
 
-async def _open(cipher: Cipher, keys: Keys, sealed: str) -> _Opened:
+async def _open(cipher: Cipher, keys: Keys, value: SealedValue) -> _Opened:
+    clear = value.table.clear
+    if clear is not None and sealed_key_id(value.sealed) is None and clear(value.sealed):
+        return _Opened("clear", value.sealed.encode())
     try:
-        plaintext = await unseal(cipher, keys.current, sealed, keys.previous)
+        plaintext = await unseal(cipher, keys.current, value.sealed, keys.previous)
     except ConfigError as exc:
         return _Opened("unreadable", reason=exc.problem)
-    return _Opened("current" if sealed_key_id(sealed) == key_id(keys.current) else "previous", plaintext)
+    return _Opened("current" if sealed_key_id(value.sealed) == key_id(keys.current) else "previous", plaintext)
 
 
 def _unreadable(value: SealedValue, reason: str) -> Unreadable:
-    return Unreadable(value.source_id, value.column, sealed_key_id(value.sealed), reason)
+    return Unreadable(value.table, value.row, value.column, sealed_key_id(value.sealed), reason)
+
+
+def _count_left(report: KeyReport, opened: _Opened) -> None:
+    """A value this run leaves under ENCRYPTION_KEY_PREVIOUS or in clear."""
+    if opened.state == "clear":
+        report.clear += 1
+    else:
+        report.previous += 1
 
 
 async def check(cipher: Cipher, keys: Keys, values: Iterable[SealedValue]) -> KeyReport:
     """Count the values each key opens, and name those neither opens. Changes nothing."""
     report = keys.report()
     for value in values:
-        opened = await _open(cipher, keys, value.sealed)
+        opened = await _open(cipher, keys, value)
         if opened.state == "current":
             report.current += 1
-        elif opened.state == "previous":
-            report.previous += 1
-        else:
+        elif opened.state == "unreadable":
             report.unreadable.append(_unreadable(value, opened.reason))
+        else:
+            _count_left(report, opened)
     return report
-
-
-def _update(column: str) -> str:
-    if column not in SEALED_COLUMNS:
-        raise ValueError(f"not a sealed column: {column!r}")
-    return f"UPDATE sources SET {column} = ? WHERE id = ? AND {column} = ?"
 
 
 async def rotate(
@@ -164,11 +231,12 @@ async def rotate(
     progress: Callable[[int], None] | None = None,
     clock: Clock | None = None,
 ) -> KeyReport:
-    """Re-encrypt every value under ENCRYPTION_KEY_PREVIOUS with ENCRYPTION_KEY, one compare-and-set each.
+    """Re-encrypt every value under ENCRYPTION_KEY_PREVIOUS with ENCRYPTION_KEY (and seal every value still
+    in clear), one compare-and-set each.
 
     `values` defaults to what the database holds now (a caller may pass a listing it made earlier: a stale
     one is safe, the compare-and-set notices). `limit` stops after that many re-encryptions (what is left
-    is counted in `previous`); `progress` is called with 1 after each value. A run that re-encrypted
+    is counted in `previous` or `clear`); `progress` is called with 1 after each value. A run that re-encrypted
     something is recorded in the audit log (`keys.rotated`, target: the new key's id).
     """
     report = keys.report()
@@ -192,8 +260,9 @@ def audit_entry(report: KeyReport, now: int, actor: str | None = None) -> audit.
 async def _rotate_one(
     db: Database, cipher: Cipher, keys: Keys, value: SealedValue, report: KeyReport, *, stop: bool
 ) -> None:
+    table = value.table
     for _ in range(ATTEMPTS):
-        opened = await _open(cipher, keys, value.sealed)
+        opened = await _open(cipher, keys, value)
         if opened.state == "current":
             report.current += 1
             return
@@ -201,36 +270,38 @@ async def _rotate_one(
             report.unreadable.append(_unreadable(value, opened.reason))
             return
         if stop:
-            report.previous += 1
+            _count_left(report, opened)
             return
         resealed = await seal(cipher, keys.current, opened.plaintext)
-        if await db.execute(_update(value.column), (resealed, value.source_id, value.sealed)) == 1:
+        if await db.execute(table.update(value.column), (resealed, value.row, value.sealed)) == 1:
             report.rotated += 1
             return
         # Someone wrote the column since we read it: judge what is there now, never overwrite it.
-        row = await db.fetch_one(f"SELECT {value.column} AS sealed FROM sources WHERE id = ?", (value.source_id,))
+        row = await db.fetch_one(
+            f"SELECT {value.column} AS sealed FROM {table.name} WHERE {table.key} = ?", (value.row,)
+        )
         if row is None or not row["sealed"]:
-            return  # the source or its secret is gone: nothing left to re-encrypt
+            return  # the row or its secret is gone: nothing left to re-encrypt
         value = replace(value, sealed=str(row["sealed"]))
-    report.changed.append(value.source_id)
+    report.changed.append(value.label)
 
 
 async def rotation_statements(
     cipher: Cipher, keys: Keys, values: Iterable[SealedValue]
 ) -> tuple[list[tuple[str, Params]], KeyReport]:
-    """For a database this process cannot reach (D1): an UPDATE per value under ENCRYPTION_KEY_PREVIOUS,
-    re-sealed under ENCRYPTION_KEY, with the compare-and-set on the exported value (a row changed since
+    """For a database this process cannot reach (D1): an UPDATE per value under ENCRYPTION_KEY_PREVIOUS (or
+    in clear), sealed under ENCRYPTION_KEY, with the compare-and-set on the exported value (a row changed since
     the export is left alone; export and run again)."""
     report = keys.report()
     statements: list[tuple[str, Params]] = []
     for value in values:
-        opened = await _open(cipher, keys, value.sealed)
+        opened = await _open(cipher, keys, value)
         if opened.state == "current":
             report.current += 1
         elif opened.state == "unreadable":
             report.unreadable.append(_unreadable(value, opened.reason))
         else:
             resealed = await seal(cipher, keys.current, opened.plaintext)
-            statements.append((_update(value.column), (resealed, value.source_id, value.sealed)))
+            statements.append((value.table.update(value.column), (resealed, value.row, value.sealed)))
             report.rotated += 1
     return statements, report

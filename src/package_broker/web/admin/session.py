@@ -159,7 +159,8 @@ async def totp_begin(call: ApiCall) -> TotpSetup:
 async def totp_confirm(call: ApiCall) -> RecoveryCodes:
     body: TotpCode = call.body
     _, account = await current_session(call.ctx, write=True)
-    return RecoveryCodes(await call.ctx.broker.users.confirm_totp(account.user.name, body.code))
+    broker = call.ctx.broker
+    return RecoveryCodes(await broker.users.confirm_totp(account.user.name, body.code))
 
 
 async def totp_disable(call: ApiCall) -> None:

@@ -1,4 +1,5 @@
-"""`package-broker keys ...`: check and rotate the key that seals upstream credentials and webhook secrets.
+"""`package-broker keys ...`: check and rotate the key that seals upstream credentials, webhook secrets and
+users' TOTP secrets.
 
 The work is crypto/rotation.py's; this is the command line around it: the server's database through the
 broker, or (`--from FILE`, `--sql`) an export of the Worker's D1 rows made with wrangler.
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 EXPORT = (
     'npx wrangler d1 execute package-broker-db --remote --json --command "SELECT id, credentials, webhook_secret '
-    'FROM sources" > sources.json'
+    'FROM sources; SELECT name, totp_secret, totp_pending FROM users" > sources.json'
 )
 
 
@@ -52,8 +53,8 @@ def _broker_keys(broker: Broker) -> Keys:
 
 def _exported(file: TextIO) -> list[SealedValue]:
     """The sealed values in `wrangler d1 execute --json` output: a list of results, each with `results` rows
-    (a bare list of rows, or one result object, is read too)."""
-    from ....crypto.rotation import values_of
+    of sources (`id`, ...) or users (`name`, ...); a bare list of rows, or one result object, is read too."""
+    from ....crypto.rotation import table_of, values_of
 
     name = getattr(file, "name", "the file")
     try:
@@ -69,13 +70,16 @@ def _exported(file: TextIO) -> list[SealedValue]:
             rows.extend(result["results"] or [])
         else:
             rows.append(result)
-    if not all(isinstance(row, dict) and "id" in row for row in rows):
-        fail(f"{name} does not hold rows of sources (id, credentials, webhook_secret); make it with: {EXPORT}")
+    if not all(isinstance(row, dict) and table_of(row) is not None for row in rows):
+        fail(
+            f"{name} does not hold rows of sources (id, credentials, webhook_secret) and users (name, totp_secret, "
+            f"totp_pending); make it with: {EXPORT}"
+        )
     return values_of(rows)
 
 
 def _problems(report: KeyReport) -> list[str]:
-    lines = [f"  {u.source_id} {u.column}: {u.reason}" for u in report.unreadable]
+    lines = [f"  {u.label} {u.column}: {u.reason}" for u in report.unreadable]
     if report.changed:
         lines.append(
             f"  changed while rotating, run again: {', '.join(sorted(set(report.changed)))}",
@@ -101,9 +105,10 @@ def _names(report: KeyReport) -> tuple[str, str]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_command(export: TextIO | None, as_json: bool) -> None:
-    """How many sealed values open with ENCRYPTION_KEY, with ENCRYPTION_KEY_PREVIOUS, and with neither.
+    """How many sealed values open with ENCRYPTION_KEY, with ENCRYPTION_KEY_PREVIOUS, and with neither (and how
+    many TOTP secrets are still in clear).
 
-    Exits 1 when a value opens with neither key (those are named by source).
+    Exits 1 when a value opens with neither key (those are named by source or user).
     """
     import asyncio
 
@@ -128,13 +133,15 @@ def check_command(export: TextIO | None, as_json: bool) -> None:
         current, previous = _names(report)
         click.echo(f"under {current}: {report.current}")
         click.echo(f"under {previous}: {report.previous}")
+        if report.clear:
+            click.echo(f"in clear (TOTP secrets from before they were sealed): {report.clear}")
         click.echo(f"cannot be decrypted: {len(report.unreadable)}")
         for line in _problems(report):
             click.echo(line)
         if report.complete:
             click.echo("Every sealed value opens with ENCRYPTION_KEY alone.")
         elif not report.unreadable:
-            click.echo("Run `package-broker keys rotate` to re-encrypt the rest under ENCRYPTION_KEY.")
+            click.echo("Run `package-broker keys rotate` to re-encrypt (or seal) the rest under ENCRYPTION_KEY.")
     if report.unreadable:
         raise SystemExit(1)
 
@@ -149,11 +156,12 @@ def check_command(export: TextIO | None, as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def rotate_command(as_sql: bool, export: TextIO | None, as_json: bool) -> None:
-    """Re-encrypt every stored credential and webhook secret from ENCRYPTION_KEY_PREVIOUS to ENCRYPTION_KEY.
+    """Re-encrypt every stored credential, webhook secret and TOTP secret from ENCRYPTION_KEY_PREVIOUS to
+    ENCRYPTION_KEY, and seal TOTP secrets stored in clear before they were sealed.
 
     Safe while the broker serves (each value is replaced only if nobody changed it meanwhile) and
     resumable (values already under ENCRYPTION_KEY are skipped). A value that opens with neither key is
-    named by source, left as it is, and makes the command exit 1.
+    named by source or user, left as it is, and makes the command exit 1.
     """
     if as_sql or export is not None:
         if not (as_sql and export is not None):
