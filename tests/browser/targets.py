@@ -57,11 +57,7 @@ class WorkerTarget(WorkerHarness):
         self.setup_secret = _setup_secret()
         root.mkdir(parents=True, exist_ok=True)
         # stdout.log: the suite's secret scan reads every such log under the test's directory.
-        super().__init__(
-            root / "stdout.log",
-            {"SETUP_SECRET": self.setup_secret, "PRIVATE_UPSTREAMS": "allow"},
-            max_lines_before_ready=200,
-        )
+        super().__init__(root / "stdout.log", {"SETUP_SECRET": self.setup_secret, "PRIVATE_UPSTREAMS": "allow"})
 
 
 TARGETS = {"server": ServerTarget, "worker": WorkerTarget}

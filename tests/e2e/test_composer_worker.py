@@ -25,8 +25,7 @@ class WorkerTarget(WorkerHarness):
     """The harness as a Composer repository for the scenarios: its upstream is its first source."""
 
     def __init__(self, log: Path, harness_vars: dict[str, str] | None = None) -> None:
-        # max_lines_before_ready=0: the ready line must be serve.mjs's first line.
-        super().__init__(log, harness_vars or {}, max_lines_before_ready=0)
+        super().__init__(log, harness_vars or {})
         self._control("source", kind="composer", url=self.upstream.url)
 
     def control(self, name: str, **body: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class WorkerHarness:
     changed) prints wrangler's output there.
     """
 
-    def __init__(self, log: Path, harness_vars: Mapping[str, str], *, max_lines_before_ready: int) -> None:
+    def __init__(self, log: Path, harness_vars: Mapping[str, str], *, max_lines_before_ready: int = 200) -> None:
         self.log = log
         self.upstream = ComposerRepository().start()
         self._log_file = open(log, "wb")
