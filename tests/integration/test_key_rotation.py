@@ -22,7 +22,7 @@ from package_broker.accounts.login import login
 from package_broker.accounts.web import SessionRefused
 from package_broker.broker import Broker
 from package_broker.crypto.credentials import key_id, seal, seal_json, unseal_json
-from package_broker.crypto.rotation import Keys, rotate, sealed_values
+from package_broker.crypto.rotation import SOURCES, USERS, Keys, SealedTable, rotate, sealed_values
 from package_broker.runtimes.server.bootstrap import build_broker, migrate
 from package_broker.runtimes.server.cipher import CryptographyCipher
 from tests.conftest import require_tool
@@ -62,15 +62,13 @@ def database(data: Path) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
-def stored(data: Path) -> dict[tuple[str, str], str]:
-    """Every sealed value in the broker's database, read with sqlite3."""
+def stored(data: Path, table: SealedTable = SOURCES) -> dict[tuple[str, str], str]:
+    """Every sealed value of `table` (sources, or USERS: their TOTP secrets) in the broker's database, read
+    with sqlite3, by (row key, column)."""
     with database(data) as db:
-        rows = db.execute("SELECT id, credentials, webhook_secret FROM sources").fetchall()
+        rows = db.execute(table.select).fetchall()
     return {
-        (row[0], column): value
-        for row in rows
-        for column, value in zip(("credentials", "webhook_secret"), row[1:], strict=True)
-        if value
+        (row[0], column): value for row in rows for column, value in zip(table.columns, row[1:], strict=True) if value
     }
 
 
@@ -308,18 +306,6 @@ FAST: dict[str, str] = {"PASSWORD_ITERATIONS": "10000"}
 USERS_EXPORT = "SELECT name, totp_secret, totp_pending FROM users"
 
 
-def totp_columns(data: Path) -> dict[tuple[str, str], str]:
-    """Every user's stored TOTP secret and pending secret, read with sqlite3."""
-    with database(data) as db:
-        rows = db.execute("SELECT name, totp_secret, totp_pending FROM users").fetchall()
-    return {
-        (row[0], column): value
-        for row in rows
-        for column, value in zip(("totp_secret", "totp_pending"), row[1:], strict=True)
-        if value
-    }
-
-
 async def add_users(data: Path) -> dict[str, str]:
     """Under OLD: alice with two-factor on, carol with a set-up pending, and bob with a secret stored in clear
     as rows were before secrets were sealed. Returns each one's base32 secret."""
@@ -353,10 +339,10 @@ async def signs_in(data: Path, name: str, secret: str, ahead: int = 1, **env: st
 
 async def test_users_totp_secrets_are_sealed_and_rotate_with_the_sources(data: Path) -> None:
     secrets = await add_users(data)
-    stored = totp_columns(data)
-    assert set(stored) == {("alice", "totp_secret"), ("bob", "totp_secret"), ("carol", "totp_pending")}
-    assert all(f".{OLD_ID}." in stored[(n, c)] and secrets[n] not in stored[(n, c)] for n, c in stored if n != "bob")
-    assert stored[("bob", "totp_secret")] == secrets["bob"]  # the legacy row: still in clear...
+    values = stored(data, USERS)
+    assert set(values) == {("alice", "totp_secret"), ("bob", "totp_secret"), ("carol", "totp_pending")}
+    assert all(f".{OLD_ID}." in values[(n, c)] and secrets[n] not in values[(n, c)] for n, c in values if n != "bob")
+    assert values[("bob", "totp_secret")] == secrets["bob"]  # the legacy row: still in clear...
     assert await signs_in(data, "bob", secrets["bob"], -1, ENCRYPTION_KEY=OLD)  # ...and still accepted
 
     checked = cli(data, "keys", "check", "--json", **ROTATING)
@@ -370,8 +356,8 @@ async def test_users_totp_secrets_are_sealed_and_rotate_with_the_sources(data: P
     assert rotated.returncode == 0, rotated.stderr
     report = json.loads(rotated.stdout)
     assert (report["rotated"], report["clear"], report["complete"]) == (6, 0, True)
-    stored = totp_columns(data)
-    assert all(f".{NEW_ID}." in v and secrets[n] not in v for (n, _), v in stored.items()), stored
+    values = stored(data, USERS)
+    assert all(f".{NEW_ID}." in v and secrets[n] not in v for (n, _), v in values.items()), values
     for output in (checked, rotated):
         assert not any(secret in output.stdout + output.stderr for secret in secrets.values())
 
@@ -397,7 +383,7 @@ async def test_a_users_secret_no_key_opens_is_named_by_table_and_row(data: Path)
     rotated = cli(data, "keys", "rotate", **ROTATING)
     assert rotated.returncode == 1
     assert f"user alice totp_secret: stored credentials were encrypted with key {OTHER_ID}" in rotated.stdout
-    assert totp_columns(data)[("alice", "totp_secret")] == foreign
+    assert stored(data, USERS)[("alice", "totp_secret")] == foreign
     [entry] = json.loads(cli(data, "keys", "check", "--json", **ROTATING).stdout)["unreadable"]
     assert (entry["table"], entry["row"], entry["column"], entry["key"]) == ("users", "alice", "totp_secret", OTHER_ID)
     assert "source" not in entry
@@ -416,7 +402,7 @@ async def test_the_worker_rotates_users_secrets_from_an_export_of_both_tables(da
     assert "6 UPDATE statements" in sql.stderr
     with database(data) as db:
         db.executescript(sql.stdout)
-    assert all(f".{NEW_ID}." in v for v in totp_columns(data).values())
+    assert all(f".{NEW_ID}." in v for v in stored(data, USERS).values())
     assert await signs_in(data, "bob", secrets["bob"])
 
     export.write_text(wrangler_export(data, "SELECT id, credentials, webhook_secret FROM sources", USERS_EXPORT))
