@@ -29,6 +29,7 @@ ROUTE_PARAMS = {
     "vendor": "acme",
     "name": "nothing",
     "version": "1.0.0",
+    "advisory_id": "PKBSA-0000-0000-0000",
 }
 
 
@@ -339,6 +340,65 @@ def test_stats_count_what_is_served(admin: Api) -> None:
         "storage_bytes",
     }
     assert all(isinstance(v, int) for k, v in stats.items() if k != "sources")
+
+
+def test_advisories_recorded_listed_served_to_composer_and_removed(
+    admin: Api, viewer: Api, server: BrokerServer
+) -> None:
+    made = admin.ok(
+        "POST",
+        "/api/advisories",
+        201,
+        json={"package": "Acme/Vulnerable", "affected": ">=1.0,<1.2.3", "title": "Leaks tokens", "severity": "high"},
+    )
+    assert made["id"].startswith("PKBSA-") and made["package"] == "acme/vulnerable" and made["origin"] == "operator"
+    assert made["affected"] == ">=1.0,<1.2.3" and made["severity"] == "high" and made["cve"] is None
+    other = admin.ok("POST", "/api/advisories", 201, json={"package": "acme/other", "affected": "<2", "title": "x"})
+
+    listed = viewer.ok("GET", "/api/advisories")["items"]
+    assert {made["id"], other["id"]} <= {a["id"] for a in listed}
+    only = viewer.ok("GET", "/api/advisories", params={"package": "acme/vulnerable", "all": "true"})["items"]
+    assert [a["id"] for a in only] == [made["id"]]
+
+    # What `composer audit` asks, with a Composer token.
+    secret = admin.ok("POST", "/api/tokens", 201, json={"description": "audit"})["secret"]
+    answer = httpx.get(
+        f"{server.url}/api/security-advisories/",
+        params={"packages[]": "acme/vulnerable"},
+        headers=basic(secret),
+    )
+    assert answer.status_code == 200, answer.text
+    served = answer.json()["advisories"]["acme/vulnerable"]
+    assert [(a["advisoryId"], a["affectedVersions"], a["title"]) for a in served] == [
+        (made["id"], ">=1.0,<1.2.3", "Leaks tokens")
+    ]
+
+    assert admin.call("DELETE", f"/api/advisories/{made['id']}").status_code == 204
+    assert_error_shape(admin.call("DELETE", f"/api/advisories/{made['id']}"), 404)
+    assert made["id"] not in {a["id"] for a in viewer.ok("GET", "/api/advisories")["items"]}
+    again = httpx.get(
+        f"{server.url}/api/security-advisories/", params={"packages[]": "acme/vulnerable"}, headers=basic(secret)
+    )
+    assert again.json()["advisories"].get("acme/vulnerable", []) == []
+
+    entries = admin.ok("GET", "/api/audit", params={"actor": "user:alice", "action": "advisory."})["items"]
+    actions = {(e["action"], e["target"]) for e in entries}
+    assert {("advisory.added", made["id"]), ("advisory.removed", made["id"])} <= actions
+
+
+def test_advisory_writes_are_validated_like_the_cli(admin: Api, viewer: Api) -> None:
+    good = {"package": "acme/lib", "affected": "<1.0", "title": "t"}
+    assert_error_shape(viewer.call("POST", "/api/advisories", json=good), 403)
+    assert_error_shape(viewer.call("DELETE", "/api/advisories/PKBSA-0000-0000-0000"), 403)
+    for field, change in (
+        ("body.affected", {"affected": "not a constraint!"}),
+        ("body.package", {"package": "not a name"}),
+        ("body.severity", {"severity": "dire"}),
+        ("body.title", {"title": None}),
+    ):
+        body = assert_error_shape(admin.call("POST", "/api/advisories", json={**good, **change}), 422)
+        assert [p["field"] for p in body["errors"]] == [field], body
+    assert not any(a["package"] == "acme/lib" for a in admin.ok("GET", "/api/advisories")["items"])
 
 
 def test_openapi_document_and_reference_page(server: BrokerServer) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import audit
 from ..cache import bump_statement
 from ..ports import Clock, Database
 from ..ports.database import Params
@@ -163,20 +164,25 @@ class AdvisoryStore:
                     (OPERATOR, advisory_id, package, json.dumps(data, separators=(",", ":")), now),
                 ),
                 bump_statement(now),
+                audit.entry(
+                    now, "advisory.added", advisory_id, {"package": package, "affected": data.get("affectedVersions")}
+                ),
             ]
         )
         return Advisory(OPERATOR, advisory_id, package, data, now)
 
     async def remove(self, advisory_id: str) -> bool:
         row = await self.db.fetch_one(
-            "SELECT advisory_id FROM advisories WHERE origin = ? AND advisory_id = ?", (OPERATOR, advisory_id)
+            "SELECT advisory_id, package FROM advisories WHERE origin = ? AND advisory_id = ?", (OPERATOR, advisory_id)
         )
         if row is None:
             return False
+        now = self.clock.now()
         await self.db.batch(
             [
                 ("DELETE FROM advisories WHERE origin = ? AND advisory_id = ?", (OPERATOR, advisory_id)),
-                bump_statement(self.clock.now()),
+                bump_statement(now),
+                audit.entry(now, "advisory.removed", advisory_id, {"package": row["package"]}),
             ]
         )
         return True

@@ -57,7 +57,7 @@ def _compile(route: Route) -> _Compiled:
 def all_routes() -> list[Route]:
     """Every route of the admin API, from one module per resource (imported here, on the first /api call,
     so the Composer path never pays for them)."""
-    from . import audit, openapi, packages, reference, session, sources, stats, tokens, users
+    from . import advisories, audit, openapi, packages, reference, session, sources, stats, tokens, users
 
     return [
         *openapi.ROUTES,
@@ -67,6 +67,7 @@ def all_routes() -> list[Route]:
         *sources.ROUTES,
         *tokens.ROUTES,
         *packages.ROUTES,
+        *advisories.ROUTES,
         *audit.ROUTES,
         *stats.ROUTES,
     ]

@@ -42,32 +42,14 @@ def advisory_add(
     package: str, affected: str, title: str, cve: str | None, link: str | None, severity: str | None, as_json: bool
 ) -> None:
     """Record an advisory for a private package; `composer audit` reports installed versions it affects."""
-    from datetime import UTC, datetime
+    from ....advisories.record import InvalidAdvisory, operator_advisory
 
-    from ....composer.constraints import parse_constraints
-    from ....composer.names import naming_error
-    from ....errors import BrokerError
-
-    name = package.lower()
-    if (problem := naming_error(name)) is not None:
-        fail(f"{package}: {problem}")
     try:
-        parse_constraints(affected)
-    except BrokerError as exc:
-        fail(f"--affected {affected!r} is not a Composer constraint: {exc}")
-    reported = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    data: dict[str, Any] = {
-        "title": title,
-        "affectedVersions": affected,
-        "reportedAt": reported,
-        "sources": [{"name": "PACKAGE.broker", "remoteId": name}],
-        "cve": cve,
-        "link": link,
-        "severity": severity,
-        "composerRepository": None,
-        "remoteId": None,
-        "source": "PACKAGE.broker",
-    }
+        name, data = operator_advisory(package, affected, title, cve=cve, link=link, severity=severity)
+    except InvalidAdvisory as exc:
+        if exc.field == "affected":
+            fail(f"--affected {affected!r} is not a Composer constraint: {exc.problem}")
+        fail(f"{package}: {exc.problem}")
 
     async def work(broker: Broker) -> Advisory:
         from ....advisories.store import AdvisoryStore
