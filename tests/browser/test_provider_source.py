@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.browser.browser import browser, screenshot
 from tests.conftest import BrokerServer, require_tool
@@ -46,12 +46,27 @@ def test_a_github_source_shows_its_webhook_once_and_a_signed_push_adds_a_tag(tmp
             screenshot(page, "server", "setup-cli")
             server.cli("user", "create", "root", "--role", "admin", "--password-env", "ADMIN_PASSWORD")
             page.reload()
+            # The overview's numbers are held back, as a slow server would: moving on to Sources meanwhile,
+            # the overview finishing late must not replace the Sources page.
+            held: list[Route] = []
+            page.route("**/api/stats", lambda route: held.append(route))
             page.fill("#login-name", "root")
             page.fill("#login-password", PASSWORD)
             page.click("#login-form button[type=submit]")
             expect(page.locator("#who")).to_contain_text("root")
-
+            for _ in range(300):
+                if held:
+                    break
+                page.wait_for_timeout(100)
+            assert held, "the overview did not ask for its numbers"
             page.goto(server.url + "/#/sources")
+            expect(page.locator("#source-kind")).to_be_visible()
+            with page.expect_event("requestfinished", lambda r: r.url.endswith("/api/stats")):
+                for route in held:
+                    route.continue_()
+            page.evaluate("() => new Promise((done) => setTimeout(done, 200))")
+            expect(page.locator("main h1")).to_have_text("Sources")
+            page.unroute("**/api/stats")
             page.select_option("#source-kind", "github")
             form = page.locator("#source-add")
             # The fields GitHub needs, and none of a URL source's.

@@ -118,13 +118,15 @@ async function route() {
     if (!match) continue;
     const params = Object.fromEntries((r.keys || []).map((k, i) => [k, decodeURIComponent(match[i + 1])]));
     document.title = `${r.title} · PACKAGE.broker`;
-    const target = main();
-    replace(target, h("p", { class: "muted" }, "Loading…"));
+    // Each navigation renders into its own container: a view still loading when the user moves on (its API
+    // calls slow) then writes into a container no longer on the page, never over the view that replaced it.
+    const target = h("div", { class: "view" }, h("p", { class: "muted" }, "Loading…"));
+    replace(main(), target);
     try {
       await r.view.render(target, session, params);
     } catch (error) {
       replace(target, h("h1", {}, r.title));
-      showError(error);
+      if (target.isConnected) showError(error);
     }
     return;
   }
