@@ -50,8 +50,9 @@ from tests.helpers import make_zip
 
 pytestmark = pytest.mark.slow
 
-#: A Redis database of its own, so FLUSHDB touches nothing of other tests running at the same time.
-REDIS_DB = 11
+#: A Redis database of its own (one per test process: 11, 12, ...), so FLUSHDB touches nothing of other
+#: tests running at the same time.
+REDIS_DB = 11 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 #: Upstream packages the sync mirrors; the kill comes while package UPSTREAM_PACKAGES // 2 is downloading.
 UPSTREAM_PACKAGES = 8
 
