@@ -2,16 +2,23 @@
 
 Call sites log a short message plus fields in `extra`; the formatter writes one JSON object per line.
 Nothing secret is ever passed in: tokens appear only as their id (`tok_...`).
+
+The server writes through a `BackgroundWriter` (a thread of its own), never on the event loop; the Worker,
+which has no threads and whose stdout is the console, writes directly.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
+from queue import Empty, SimpleQueue
 from typing import TextIO
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -91,11 +98,99 @@ def _now() -> str:
     return f"{_second_text}.{int((now - second) * 1000):03d}+00:00"
 
 
+class BackgroundWriter:
+    """A text stream whose writes are queued and written, then flushed, by a thread of its own.
+
+    Why: written on the event loop, a log line is a blocking write whenever whatever reads the server's
+    stdout (a container runtime, journald, a pipe) is slow, and every request waits for it; and stdout,
+    block-buffered when it is not a terminal, would show a quiet server's lines up to 8 KB late. Here a
+    line costs the loop one queue put; the thread writes whatever has queued up and flushes, so lines
+    appear at once and a slow reader only holds up the thread. At most `limit` lines wait: beyond that
+    they are dropped and counted, and the next write says how many.
+    """
+
+    def __init__(self, target: TextIO, limit: int = 10_000, gather: float = 0.05) -> None:
+        self.target = target
+        self.limit = limit
+        self.gather = gather
+        self._queue: SimpleQueue[str | None] = SimpleQueue()
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name="package-broker-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def write(self, text: str) -> int:
+        if self._queue.qsize() >= self.limit:
+            self._dropped += 1
+        else:
+            self._queue.put(text)
+        return len(text)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def flush(self) -> None:
+        """Nothing to do: the thread flushes after each write (logging's StreamHandler calls this)."""
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread (at exit; waits at most `timeout` seconds)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            pending = [self._queue.get()]
+            # Let a busy server's lines gather: one write and one wake-up per batch, not per line (a put
+            # that wakes a waiting thread costs the event loop's thread several times more than one that
+            # does not). A line still appears within this long.
+            time.sleep(self.gather)
+            try:
+                while len(pending) < 10_000:
+                    pending.append(self._queue.get_nowait())
+            except Empty:
+                pass
+            if self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                pending.append(_dropped_line(dropped))
+            try:
+                self.target.write("".join(line for line in pending if line is not None))
+                self.target.flush()
+            except (OSError, ValueError):
+                pass  # stdout closed or gone: there is nowhere left to log to
+            if None in pending:
+                return
+
+
+def _dropped_line(count: int) -> str:
+    return (
+        f'{{"time": "{_now()}", "level": "warning", "logger": "package_broker", "msg": '
+        f'"{count} log lines dropped: whatever reads the log is not keeping up"}}\n'
+    )
+
+
+#: The process's writer and the stream it writes to: one thread per process (granian's workers each
+#: configure logging again, and a thread does not survive a fork).
+_writer: tuple[int, TextIO, BackgroundWriter] | None = None
+
+
+def _background(target: TextIO) -> BackgroundWriter:
+    global _writer
+    if _writer is None or _writer[0] != os.getpid() or _writer[1] is not target or not _writer[2].alive:
+        if _writer is not None and _writer[0] == os.getpid():
+            _writer[2].close()
+        _writer = (os.getpid(), target, BackgroundWriter(target))
+    return _writer[2]
+
+
 LEVELS = ("debug", "info", "warning", "error")
 
 
-def configure(level: str = "info", stream: TextIO | None = None) -> None:
+def configure(level: str = "info", stream: TextIO | None = None, *, background: bool = False) -> None:
     """Send the broker's logs to stdout (or `stream`) as JSON lines. Safe to call more than once.
+
+    `background`: write through a BackgroundWriter (the server; the Worker has no threads).
 
     Raises:
         ConfigError: `level` (LOG_LEVEL) is not one of LEVELS.
@@ -105,7 +200,9 @@ def configure(level: str = "info", stream: TextIO | None = None) -> None:
         from .errors import ConfigError
 
         raise ConfigError("LOG_LEVEL", f"must be {', '.join(LEVELS[:-1])} or {LEVELS[-1]}, got {level!r}")
-    target = stream or sys.stdout
+    target: TextIO = stream or sys.stdout
+    if background:
+        target = _background(target)  # type: ignore[assignment]
     logger = logging.getLogger("package_broker")
     logger.setLevel(level.strip().upper())
     ours = [h for h in logger.handlers if getattr(h, "_package_broker", False)]

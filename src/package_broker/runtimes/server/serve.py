@@ -41,7 +41,7 @@ def _scheduler(interval: int):  # type: ignore[no-untyped-def]
 
 def create_app() -> AsgiAdapter:
     """granian's factory: one adapter per worker process."""
-    logs.configure(os.environ.get("LOG_LEVEL", "info"))
+    logs.configure(os.environ.get("LOG_LEVEL", "info"), background=True)
 
     async def factory() -> App:
         broker = await build_broker(os.environ)
