@@ -209,9 +209,19 @@ class BrokerServer:
         )
         return str(json.loads(result.stdout)["token"])
 
+    def log_text(self) -> str:
+        """stdout and stderr so far, read once stdout has not grown for 0.15 s: the server writes its log
+        lines from a thread, within 50 ms (logs.BackgroundWriter), not before it answers."""
+        stdout = self.root / "stdout.log"
+        size, deadline = -1, time.monotonic() + 5
+        while (now := stdout.stat().st_size) != size and time.monotonic() < deadline:
+            size = now
+            time.sleep(0.15)
+        return stdout.read_text() + (self.root / "stderr.log").read_text()
+
     def requests(self) -> list[dict[str, Any]]:
         """The JSON request log lines written so far."""
-        lines = (self.root / "stdout.log").read_text().splitlines()
+        lines = self.log_text().splitlines()
         return [d for d in (json.loads(line) for line in lines if line.startswith("{")) if d.get("msg") == "request"]
 
     def process_tree_rss_kib(self) -> int:

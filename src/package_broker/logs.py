@@ -142,10 +142,6 @@ class BackgroundWriter:
     def _run(self) -> None:
         while True:
             pending = [self._queue.get()]
-            # Let a busy server's lines gather: one write and one wake-up per batch, not per line (a put
-            # that wakes a waiting thread costs the event loop's thread several times more than one that
-            # does not). A line still appears within this long.
-            time.sleep(self.gather)
             try:
                 while len(pending) < 10_000:
                     pending.append(self._queue.get_nowait())
@@ -161,6 +157,10 @@ class BackgroundWriter:
                 pass  # stdout closed or gone: there is nowhere left to log to
             if None in pending:
                 return
+            # A line after a quiet spell is written at once; then a busy server's lines gather for this
+            # long, so it costs one write and one wake-up per batch, not per line (a put that wakes a
+            # waiting thread costs the event loop's thread several times more than one that does not).
+            time.sleep(self.gather)
 
 
 def _dropped_line(count: int) -> str:

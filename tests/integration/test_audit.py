@@ -201,7 +201,7 @@ def test_every_administrative_action_is_recorded_with_who_what_and_where(
     # Nothing secret in any entry, in the human view, or in the server's log.
     everything = server.cli("audit", "--json", "--limit", "1000").stdout
     human = server.cli("audit", "--limit", "1000").stdout
-    logs = (server.root / "stdout.log").read_text() + (server.root / "stderr.log").read_text()
+    logs = server.log_text()
     for value in secrets:
         assert value not in everything and value not in human and value not in logs
 

@@ -309,7 +309,7 @@ def test_every_request_is_one_json_log_line_without_secrets(populated: BrokerSer
     assert len(mine) == 1
     assert mine[0]["path"] == "/p2/acme/lib.json" and mine[0]["status"] == 200
     assert mine[0]["token_id"].startswith("tok_") and isinstance(mine[0]["duration_ms"], float)
-    logs = (populated.root / "stdout.log").read_text() + (populated.root / "stderr.log").read_text()
+    logs = populated.log_text()
     assert secret not in logs
 
 
