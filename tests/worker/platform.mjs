@@ -85,15 +85,6 @@ const SERVICE_CALLS = {
   R2Bucket: new Set(["get", "put", "head", "delete", "list", "createMultipartUpload", "resumeMultipartUpload"]),
 };
 
-// What workerd's D1 classes have (src/cloudflare/internal/d1-api.ts): they are plain JS objects there, so a
-// lookup of anything else (Pyodide looks up Symbol.iterator, next, get, has ... on every object it wraps)
-// costs nothing and finds nothing, while Miniflare's proxy would answer each with a synchronous round trip
-// to workerd, ~35 of them per query. Anything else the core used would be missing on Cloudflare too.
-const API = {
-  D1Database: new Set(["prepare", "batch", "exec", "dump", "withSession"]),
-  D1PreparedStatement: new Set(["bind", "first", "run", "all", "raw", "statement", "params"]),
-};
-
 // Miniflare serialises batch() statements itself, so it must get its own objects back, not our proxies.
 const unwrapped = new WeakMap();
 const unwrap = (value) => (Array.isArray(value) ? value.map((v) => unwrapped.get(v) ?? v) : value);
@@ -109,7 +100,6 @@ export function binding(name, target) {
     get(_t, prop) {
       if (prop === "constructor") return Class;
       if (prop === "then") return undefined;
-      if (name in API && !API[name].has(prop)) return undefined;
       const value = target[prop];
       if (typeof value !== "function") return value;
       return (...args) => {
