@@ -143,7 +143,7 @@ class BackgroundWriter:
         while True:
             pending = [self._queue.get()]
             try:
-                while len(pending) < 10_000:
+                while len(pending) < self.limit:
                     pending.append(self._queue.get_nowait())
             except Empty:
                 pass
@@ -170,18 +170,18 @@ def _dropped_line(count: int) -> str:
     )
 
 
-#: The process's writer and the stream it writes to: one thread per process (granian's workers each
+#: The process that started the writer, and the writer: one thread per process (granian's workers each
 #: configure logging again, and a thread does not survive a fork).
-_writer: tuple[int, TextIO, BackgroundWriter] | None = None
+_writer: tuple[int, BackgroundWriter] | None = None
 
 
 def _background(target: TextIO) -> BackgroundWriter:
     global _writer
-    if _writer is None or _writer[0] != os.getpid() or _writer[1] is not target or not _writer[2].alive:
+    if _writer is None or _writer[0] != os.getpid() or _writer[1].target is not target or not _writer[1].alive:
         if _writer is not None and _writer[0] == os.getpid():
-            _writer[2].close()
-        _writer = (os.getpid(), target, BackgroundWriter(target))
-    return _writer[2]
+            _writer[1].close()
+        _writer = (os.getpid(), BackgroundWriter(target))
+    return _writer[1]
 
 
 LEVELS = ("debug", "info", "warning", "error")

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,7 +17,7 @@ from package_broker import logs
 from package_broker.logs import BackgroundWriter
 
 
-def wait_for(condition, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -31,15 +31,7 @@ def test_lines_are_written_and_flushed_promptly_and_in_order() -> None:
     try:
         for n in range(100):
             writer.write(f"line {n}\n")
-        received = b""
-
-        def complete() -> bool:
-            nonlocal received
-            received += os.read(read_fd, 65536)
-            return received.count(b"\n") == 100
-
-        os.set_blocking(read_fd, False)
-        wait_for(lambda: _try(complete))
+        received = read_until(read_fd, lambda received: received.count(b"\n") == 100)
         assert received.decode().splitlines() == [f"line {n}" for n in range(100)]
     finally:
         writer.close()
@@ -47,11 +39,21 @@ def test_lines_are_written_and_flushed_promptly_and_in_order() -> None:
         os.close(read_fd)
 
 
-def _try(check) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        return bool(check())
-    except BlockingIOError:
-        return False
+def read_until(fd: int, done: Callable[[bytes], bool]) -> bytes:
+    """What a pipe's reader has received once `done` says it is all there (within 5 s)."""
+    os.set_blocking(fd, False)
+    received = b""
+
+    def complete() -> bool:
+        nonlocal received
+        try:
+            received += os.read(fd, 65536)
+        except BlockingIOError:
+            return False
+        return done(received)
+
+    wait_for(complete)
+    return received
 
 
 class Stuck(io.StringIO):
@@ -106,19 +108,10 @@ def test_configure_in_the_background_writes_request_lines_through_the_writer(res
     try:
         logs.configure("info", target, background=True)
         logs.log_request("GET", "/packages.json", 200, 0.5, "req_1", None)
-        os.set_blocking(read_fd, False)
-        received = b""
-
-        def complete() -> bool:
-            nonlocal received
-            received += os.read(read_fd, 65536)
-            return received.endswith(b"\n")
-
-        wait_for(lambda: _try(complete))
-        line = json.loads(received)
+        line = json.loads(read_until(read_fd, lambda received: received.endswith(b"\n")))
         assert (line["path"], line["status"], line["token_id"]) == ("/packages.json", 200, None)
     finally:
         assert logs._writer is not None
-        logs._writer[2].close()
+        logs._writer[1].close()
         target.close()
         os.close(read_fd)
